@@ -1,0 +1,143 @@
+// Package lambdahttp runs a function's net/http handler on AWS Lambda: it accepts API Gateway REST
+// (payload v1) events through aws-lambda-go-api-proxy's httpadapter, EventBridge scheduled events
+// for functions that also run on a schedule, and closes the warm clients on SIGTERM.
+//
+// The local server and the tests call Function.Handle with the same events, so one code path is
+// exercised everywhere.
+package lambdahttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+)
+
+// Function is one Lambda function: an HTTP handler, a scheduled task, or both.
+type Function struct {
+	Name string
+	// HTTP serves API Gateway requests; it is the fully wrapped handler (middleware included).
+	HTTP http.Handler
+	// Scheduled runs for EventBridge scheduled events ("detail-type": "Scheduled Event").
+	Scheduled func(ctx context.Context, ev events.EventBridgeEvent) error
+	// Routes are the HTTP routes ("GET /api/status") the handler serves; tests compare them with
+	// template.yaml, and the local server checks them at start.
+	Routes []string
+	Logger *slog.Logger
+
+	adapterOnce sync.Once
+	adapter     *httpadapter.HandlerAdapter
+}
+
+// ErrUnsupportedEvent is returned for a payload that is neither an API Gateway request nor a
+// scheduled event this function handles: the invocation fails loudly instead of answering nonsense.
+var ErrUnsupportedEvent = errors.New("unsupported event")
+
+// eventKind holds the fields that tell the event sources apart.
+type eventKind struct {
+	HTTPMethod string `json:"httpMethod"`
+	DetailType string `json:"detail-type"`
+	Source     string `json:"source"`
+}
+
+// Handle is the Lambda entry point: it dispatches a raw event to HTTP or Scheduled.
+func (f *Function) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+	var kind eventKind
+	if err := json.Unmarshal(payload, &kind); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrUnsupportedEvent)
+	}
+	switch {
+	case kind.HTTPMethod != "" && f.HTTP != nil:
+		var ev events.APIGatewayProxyRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("%w: malformed API Gateway event: %v", ErrUnsupportedEvent, err)
+		}
+		return f.ServeEvent(ctx, ev)
+	case kind.DetailType == "Scheduled Event" && f.Scheduled != nil:
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, fmt.Errorf("%w: malformed EventBridge event: %v", ErrUnsupportedEvent, err)
+		}
+		return map[string]string{"status": "ok"}, f.Scheduled(ctx, ev)
+	default:
+		return nil, fmt.Errorf("%w for function %s", ErrUnsupportedEvent, f.Name)
+	}
+}
+
+// ServeEvent serves one API Gateway REST request through the HTTP handler.
+func (f *Function) ServeEvent(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	f.adapterOnce.Do(func() { f.adapter = httpadapter.New(f.HTTP) })
+	if _, err := f.adapter.EventToRequestWithContext(ctx, ev); err != nil {
+		// Only a malformed event gets here (a body flagged base64 that is not, a method the
+		// http package refuses). Answer 400 in the envelope rather than the adapter's 504.
+		f.logger().WarnContext(ctx, "unconvertible API Gateway event", "error", err.Error())
+		return badEvent(ev.RequestContext.RequestID), nil
+	}
+	return f.adapter.ProxyWithContext(ctx, ev)
+}
+
+func (f *Function) logger() *slog.Logger {
+	if f.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.Logger
+}
+
+func badEvent(requestID string) events.APIGatewayProxyResponse {
+	body, _ := json.Marshal(map[string]string{
+		"error": "Malformed request", "detail": "Malformed request", "code": "INVALID_REQUEST", "request_id": requestID,
+	})
+	return events.APIGatewayProxyResponse{
+		StatusCode: http.StatusBadRequest,
+		MultiValueHeaders: map[string][]string{
+			"Content-Type":           {"application/json; charset=utf-8"},
+			"Cache-Control":          {"no-store"},
+			"X-Content-Type-Options": {"nosniff"},
+			"X-Request-Id":           {requestID},
+		},
+		Body: string(body),
+	}
+}
+
+// RequestID returns the API Gateway request id of r (set by the adapter), or "" outside Lambda.
+// The web middleware uses it so the id a client sees is the one in API Gateway's access log.
+func RequestID(r *http.Request) string {
+	rc, ok := core.GetAPIGatewayContextFromContext(r.Context())
+	if !ok {
+		return ""
+	}
+	return rc.RequestID
+}
+
+// ShutdownTimeout bounds the SIGTERM hook: Lambda gives the runtime about 300 ms after SIGTERM
+// before it kills the process.
+const ShutdownTimeout = 250 * time.Millisecond
+
+// ShutdownHook returns the SIGTERM callback: it runs close with a ShutdownTimeout deadline.
+func ShutdownHook(log *slog.Logger, close func(ctx context.Context) error) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		start := time.Now()
+		if err := close(ctx); err != nil {
+			log.Error("shutdown: close failed", "error", err.Error())
+			return
+		}
+		log.Info("shutdown: clients closed", "duration_ms", time.Since(start).Milliseconds())
+	}
+}
+
+// Start hands f to the Lambda runtime; close runs on SIGTERM (disconnecting the warm clients so
+// Atlas does not keep connections of frozen instances open).
+func Start(f *Function, close func(ctx context.Context) error) {
+	lambda.StartWithOptions(f.Handle, lambda.WithEnableSIGTERM(ShutdownHook(f.logger(), close)))
+}
