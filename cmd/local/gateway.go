@@ -79,24 +79,13 @@ func checkRoutes(tf samtemplate.Function, fn *lambdahttp.Function) error {
 			fromTemplate = append(fromTemplate, r.Method+" "+r.Path)
 		}
 	}
-	fromCode := NormalizeRoutes(fn.Routes)
+	fromCode := catalog.TemplateRoutes(fn.Routes)
 	slices.Sort(fromTemplate)
 	fromTemplate = slices.Compact(fromTemplate)
 	if !slices.Equal(fromTemplate, fromCode) {
 		return fmt.Errorf("%s: template routes %v differ from code routes %v", tf.LogicalID, fromTemplate, fromCode)
 	}
 	return nil
-}
-
-// NormalizeRoutes maps code patterns to template form: "GET /api/{$}" is the /api resource.
-func NormalizeRoutes(patterns []string) []string {
-	out := make([]string, 0, len(patterns))
-	for _, p := range patterns {
-		p = strings.TrimSuffix(p, "/{$}")
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,9 @@
 package catalog
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/cryptovault/serverless/shared/health"
 	"github.com/cryptovault/serverless/shared/platform/app"
 )
@@ -35,4 +38,15 @@ func ByLogicalID(id string) (Entry, bool) {
 		}
 	}
 	return Entry{}, false
+}
+
+// TemplateRoutes maps code route patterns to the form template.yaml uses, sorted and without
+// duplicates: "GET /api/{$}" (a path ending in a slash) is served by API Gateway's /api resource.
+func TemplateRoutes(patterns []string) []string {
+	out := make([]string, 0, len(patterns))
+	for _, p := range patterns {
+		out = append(out, strings.TrimSuffix(p, "/{$}"))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -61,8 +61,8 @@ func (s *Server) serveConn(client net.Conn) {
 		s.forget(client, up)
 	}()
 
-	err = s.proxyLoop(client, up)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	// proxyLoop only returns when the connection ends; EOF and a closed conn are the normal ends.
+	if err := s.proxyLoop(client, up); !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		s.log.Debug("devdb connection closed", slog.String("client", client.RemoteAddr().String()), slog.Any("err", err))
 	}
 }
@@ -70,7 +70,7 @@ func (s *Server) serveConn(client net.Conn) {
 // errFaultFail closes a connection on behalf of a Fail fault.
 var errFaultFail = errors.New("devdb: injected connection failure")
 
-// proxyLoop runs serveConn's message loop until an error.
+// proxyLoop runs serveConn's message loop until an error; it never returns nil.
 func (s *Server) proxyLoop(client, up net.Conn) error {
 	cr := bufio.NewReader(client)
 	ur := bufio.NewReader(up)
