@@ -199,3 +199,39 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		t.Error("still serving after shutdown")
 	}
 }
+
+// TestResetWipesData: -reset starts from an empty data folder (a new JWT key, no old files).
+func TestResetWipesData(t *testing.T) {
+	data := t.TempDir()
+	stale := filepath.Join(data, "stale-file")
+	if err := os.WriteFile(stale, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	out := &syncBuffer{}
+	f := flags{addr: addr, data: data, reset: true, template: "../../template.yaml", mongoAddr: "127.0.0.1:0"}
+	go func() { done <- run(ctx, f, func(string) string { return "" }, out) }()
+	waitHealthy(t, "http://"+addr, out, time.Minute)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale file survived -reset: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "jwt-key.json")); err != nil {
+		t.Errorf("no new JWT key after -reset: %v", err)
+	}
+}
+
+// TestRunRefusesBadConfig: the local server reports configuration problems before starting.
+func TestRunRefusesBadConfig(t *testing.T) {
+	env := map[string]string{"CORS_ORIGINS": "*"}
+	f := flags{addr: freeAddr(t), data: t.TempDir(), template: "../../template.yaml"}
+	err := run(context.Background(), f, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "CORS_ORIGINS") {
+		t.Fatalf("run with CORS_ORIGINS=*: %v", err)
+	}
+}
