@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"io"
 	"net"
 	"net/http"
@@ -12,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,31 +32,13 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startMakeRun runs `make run ARGS=...` from the repository root, as a developer does, in its own
 // process group so the test can press Ctrl-C on all of it.
-func startMakeRun(t *testing.T, addr, data, mongoAddr string) (*exec.Cmd, *syncBuffer) {
+func startMakeRun(t *testing.T, addr, data, mongoAddr string) (*exec.Cmd, *logbuf.Buffer) {
 	t.Helper()
 	cmd := exec.Command("make", "--no-print-directory", "-C", "../..", "run",
 		fmt.Sprintf("ARGS=-addr %s -data %s -mongo-addr %s", addr, data, mongoAddr))
-	out := &syncBuffer{}
+	out := &logbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -66,7 +48,7 @@ func startMakeRun(t *testing.T, addr, data, mongoAddr string) (*exec.Cmd, *syncB
 	return cmd, out
 }
 
-func waitHealthy(t *testing.T, url string, out *syncBuffer, timeout time.Duration) {
+func waitHealthy(t *testing.T, url string, out *logbuf.Buffer, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -85,7 +67,7 @@ func waitHealthy(t *testing.T, url string, out *syncBuffer, timeout time.Duratio
 }
 
 // interrupt presses Ctrl-C (SIGINT to the process group) and waits for a clean stop.
-func interrupt(t *testing.T, cmd *exec.Cmd, out *syncBuffer) {
+func interrupt(t *testing.T, cmd *exec.Cmd, out *logbuf.Buffer) {
 	t.Helper()
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -156,7 +138,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &logbuf.Buffer{}
 	f := flags{addr: addr, data: t.TempDir(), template: "../../template.yaml", mongoAddr: "127.0.0.1:0"}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, f, func(string) string { return "" }, out) }()
@@ -210,7 +192,7 @@ func TestResetWipesData(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	out := &syncBuffer{}
+	out := &logbuf.Buffer{}
 	f := flags{addr: addr, data: data, reset: true, template: "../../template.yaml", mongoAddr: "127.0.0.1:0"}
 	go func() { done <- run(ctx, f, func(string) string { return "" }, out) }()
 	waitHealthy(t, "http://"+addr, out, time.Minute)

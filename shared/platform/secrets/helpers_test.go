@@ -1,9 +1,9 @@
 package secrets_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"log/slog"
 	"strings"
 	"sync"
@@ -41,36 +41,18 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// logBuffer collects slog output written from background goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a fake endpoint, a real SDK client for it, and a cache over it.
 type env struct {
 	srv   *smfake.Server
 	clock *fakeClock
-	logs  *logBuffer
+	logs  *logbuf.Buffer
 	cache *secrets.Cache
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	srv := smfake.Start(t)
-	e := &env{srv: srv, clock: newClock(), logs: &logBuffer{}}
+	e := &env{srv: srv, clock: newClock(), logs: &logbuf.Buffer{}}
 	e.cache = secrets.NewCache(srv.Client(t), secrets.CacheOptions{
 		TTL:               testTTL,
 		RetryAfterFailure: testRetry,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"io"
 	"net"
 	"net/http"
@@ -443,23 +444,8 @@ func (p *Process) terminate(grace time.Duration) error {
 	}
 }
 
-// logBuffer collects the emulator's output. It is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer collects the emulator's output while it runs.
+type logBuffer struct{ logbuf.Buffer }
 
 // waitFor polls until the logs contain s or timeout passes.
 func (b *logBuffer) waitFor(s string, timeout time.Duration) bool {

@@ -4,16 +4,15 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -63,24 +62,8 @@ func Config(t testing.TB, uri string, env map[string]string) *config.Config {
 	return cfg
 }
 
-// Logs is a concurrency-safe buffer of JSON log lines.
-type Logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *Logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// String returns everything logged so far.
-func (l *Logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// Logs is a concurrency-safe buffer of log lines.
+type Logs = logbuf.Buffer
 
 // Env is a function's dependencies for a test, with its log and metrics output captured.
 type Env struct {
