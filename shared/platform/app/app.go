@@ -38,6 +38,9 @@ type Deps struct {
 	Secrets *secrets.Cache
 
 	metricsOut io.Writer
+	outboxDir  string
+	auth       authOnce
+	mail       mailOnce
 }
 
 // Options are the process-specific parts of building Deps.
@@ -50,6 +53,9 @@ type Options struct {
 	SecretsAPI secrets.API
 	// Monitor sees every Mongo command (round-trip counting in tests and benchmarks).
 	Monitor *event.CommandMonitor
+	// OutboxDir is where MAILER=log writes messages ("" = a folder under the system temp dir:
+	// /tmp in Lambda, which is per instance, so the log mailer is for local use and tests).
+	OutboxDir string
 }
 
 // New builds the dependencies and warms them within ctx: the Mongo connection and the JWT keys
@@ -60,7 +66,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Deps, error) {
 	if log == nil {
 		log = obs.Discard()
 	}
-	d := &Deps{Config: cfg, Logger: log, metricsOut: o.MetricsOut}
+	d := &Deps{Config: cfg, Logger: log, metricsOut: o.MetricsOut, outboxDir: o.OutboxDir}
 	if d.metricsOut == nil {
 		d.metricsOut = io.Discard
 	}

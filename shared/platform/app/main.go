@@ -8,6 +8,7 @@ import (
 
 	"github.com/cryptovault/serverless/shared/platform/config"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
+	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/obs"
 )
 
@@ -43,5 +44,29 @@ func Main(name string, build Build) {
 		log.Error("init failed: " + err.Error())
 		os.Exit(1)
 	}
+	// Index creation is a round trip per collection on every cold start: run it beside the first
+	// invocations instead of in front of them. Nothing on a request path waits for it (an
+	// existing deployment has the indexes; a first deployment gets them within its first
+	// requests).
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		EnsureIndexes(ctx, deps, fn.Indexes)
+	}()
 	lambdahttp.Start(fn, deps.Close)
+}
+
+// EnsureIndexes creates a function's indexes (a no-op round trip when they exist). A failure is
+// logged, not fatal: the function serves what it can, and the next cold start tries again.
+func EnsureIndexes(ctx context.Context, d *Deps, indexes []mongodb.Index) {
+	if len(indexes) == 0 {
+		return
+	}
+	db, err := d.Mongo.Database(ctx)
+	if err == nil {
+		err = mongodb.EnsureIndexes(ctx, db, d.Logger, indexes)
+	}
+	if err != nil {
+		d.Logger.ErrorContext(ctx, "init: indexes not ensured", "error", err.Error())
+	}
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/cryptovault/serverless/shared/platform/mongodb"
 )
 
 // Function is one Lambda function: an HTTP handler, a scheduled task, or both.
@@ -32,7 +34,10 @@ type Function struct {
 	// Routes are the HTTP routes ("GET /api/status") the handler serves; tests compare them with
 	// template.yaml, and the local server checks them at start.
 	Routes []string
-	Logger *slog.Logger
+	// Indexes are the indexes the function's queries need; they are ensured at init (see
+	// app.EnsureIndexes), never on a request path.
+	Indexes []mongodb.Index
+	Logger  *slog.Logger
 
 	adapterOnce sync.Once
 	adapter     *httpadapter.HandlerAdapter

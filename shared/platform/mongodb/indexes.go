@@ -24,13 +24,42 @@ type Index struct {
 	ExpireAfter time.Duration
 }
 
-// EnsureIndexes creates the indexes (creating an existing identical index is a no-op on MongoDB).
-// Options the connected engine reports as unsupported, and that only do housekeeping, are dropped
-// with a warning; a failure to create the index itself (e.g. a unique index over duplicate data)
-// is an error, since queries and uniqueness depend on it.
+// EnsureIndexes creates the indexes (creating an existing identical index is a no-op on MongoDB):
+// one createIndexes command per collection, the collections in parallel, so a cold start pays
+// about one round trip. Options the connected engine reports as unsupported, and that only do
+// housekeeping (TTL), are dropped with a warning; a failure to create the index itself (e.g. a
+// unique index over duplicate data) is an error, since queries and uniqueness depend on it.
 func EnsureIndexes(ctx context.Context, db *mongo.Database, log *slog.Logger, indexes []Index) error {
+	byCollection := map[string][]Index{}
 	for _, ix := range indexes {
-		coll := db.Collection(ix.Collection)
+		byCollection[ix.Collection] = append(byCollection[ix.Collection], ix)
+	}
+	errs := make(chan error, len(byCollection))
+	for coll, ixs := range byCollection {
+		go func() { errs <- ensureCollection(ctx, db.Collection(coll), log, ixs) }()
+	}
+	var all []error
+	for range byCollection {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
+
+func ensureCollection(ctx context.Context, coll *mongo.Collection, log *slog.Logger, ixs []Index) error {
+	models := make([]mongo.IndexModel, len(ixs))
+	for i, ix := range ixs {
+		models[i] = ix.model(true)
+	}
+	if _, err := coll.Indexes().CreateMany(ctx, models); err == nil || !unsupportedOption(err) {
+		if err != nil {
+			return fmt.Errorf("create indexes on %s: %w", coll.Name(), err)
+		}
+		return nil
+	}
+	// The engine refused an option: retry one by one, without TTL where it is the culprit.
+	for _, ix := range ixs {
 		_, err := coll.Indexes().CreateOne(ctx, ix.model(true))
 		if err != nil && ix.ExpireAfter > 0 && unsupportedOption(err) {
 			log.WarnContext(ctx, "index option unsupported by this engine; created without it",

@@ -1,0 +1,103 @@
+package mailer_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cryptovault/serverless/shared/mailer"
+	"github.com/cryptovault/serverless/shared/testkit/sesfake"
+)
+
+// isolateAWSEnv gives NewSESClient a predictable environment: fake static
+// credentials, no shared config files, no IMDS, no endpoint override.
+func isolateAWSEnv(t *testing.T, region string) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_REGION":                  region,
+		"AWS_DEFAULT_REGION":          "",
+		"AWS_ACCESS_KEY_ID":           "AKIDTEST",
+		"AWS_SECRET_ACCESS_KEY":       "test-secret-key",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_ENDPOINT_URL":            "",
+		"AWS_ENDPOINT_URL_SESV2":      "",
+		"AWS_MAX_ATTEMPTS":            "",
+		"AWS_RETRY_MODE":              "",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+func TestNewSESClient(t *testing.T) {
+	tests := []struct {
+		name    string
+		region  string
+		envURL  bool // endpoint from AWS_ENDPOINT_URL_SESV2
+		argURL  bool // endpoint from the argument
+		wantErr bool
+	}{
+		{name: "explicit endpoint", region: "us-east-1", argURL: true},
+		{name: "endpoint from environment", region: "eu-west-1", envURL: true},
+		{name: "no region", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateAWSEnv(t, tt.region)
+			fake := sesfake.Start(t)
+			endpoint := ""
+			if tt.argURL {
+				endpoint = fake.URL()
+			}
+			if tt.envURL {
+				t.Setenv("AWS_ENDPOINT_URL_SESV2", fake.URL())
+			}
+
+			client, err := mailer.NewSESClient(context.Background(), endpoint)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("NewSESClient succeeded, want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = mailer.NewSES(client, "no-reply@example.com").Send(ctxT(t),
+				mailer.Message{To: "alice@example.com", Subject: "Verify", Text: secretBody})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(fake.Messages()); n != 1 {
+				t.Errorf("SES received %d messages, want 1", n)
+			}
+		})
+	}
+}
+
+// A dead endpoint must fail fast (bounded attempts): a signup is waiting.
+func TestNewSESClientFailsFastWhenDown(t *testing.T) {
+	isolateAWSEnv(t, "us-east-1")
+	fake := sesfake.Start(t)
+	fake.SetDown(true)
+	client, err := mailer.NewSESClient(context.Background(), fake.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = mailer.NewSES(client, "no-reply@example.com").Send(ctxT(t),
+		mailer.Message{To: "alice@example.com", Subject: "Verify", Text: secretBody})
+	if err == nil {
+		t.Fatal("Send succeeded against a dead endpoint")
+	}
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Errorf("failure took %v", elapsed)
+	}
+	if got := fake.Attempts(); got != 2 {
+		t.Errorf("attempts = %d, want 2", got)
+	}
+}
