@@ -112,7 +112,7 @@ func run(ctx context.Context, f flags, getenv func(string) string, out io.Writer
 		return fmt.Errorf("read template: %w", err)
 	}
 	initCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	deps, err := app.New(initCtx, cfg, app.Options{Logger: log, MetricsOut: io.Discard})
+	deps, err := app.New(initCtx, cfg, app.Options{Logger: log, MetricsOut: io.Discard, OutboxDir: filepath.Join(f.data, "outbox")})
 	cancel()
 	if err != nil {
 		return err
@@ -129,6 +129,11 @@ func run(ctx context.Context, f flags, getenv func(string) string, out io.Writer
 	if err != nil {
 		return err
 	}
+	indexCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	for _, m := range gw.functions {
+		app.EnsureIndexes(indexCtx, deps, m.fn.Indexes)
+	}
+	cancel()
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -145,8 +150,8 @@ func run(ctx context.Context, f flags, getenv func(string) string, out io.Writer
 	if db != nil {
 		dbAddr = db.URI()
 	}
-	fmt.Fprintf(out, "CryptoVault local API on http://%s\n  data folder: %s\n  database:    %s\n  prices:      %s\n  CORS:        %v\n",
-		ln.Addr(), f.data, dbAddr, cfg.PriceFeed, cfg.CORSOrigins)
+	fmt.Fprintf(out, "CryptoVault local API on http://%s\n  data folder: %s\n  database:    %s\n  mail outbox: %s\n  prices:      %s\n  CORS:        %v\n",
+		ln.Addr(), f.data, dbAddr, filepath.Join(f.data, "outbox"), cfg.PriceFeed, cfg.CORSOrigins)
 
 	select {
 	case err := <-serveErr:

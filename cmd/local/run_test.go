@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,6 +114,7 @@ func TestMakeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = client.Disconnect(ctx)
+	frontendSession(t, url)
 	interrupt(t, cmd, out)
 
 	cmd, out = startMakeRun(t, addr, data, mongoAddr)
@@ -215,5 +218,57 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	err := run(context.Background(), f, func(k string) string { return env[k] }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "CORS_ORIGINS") {
 		t.Fatalf("run with CORS_ORIGINS=*: %v", err)
+	}
+}
+
+// frontendSession plays the React frontend against the running server: a browser with a cookie
+// jar, credentials included, no tokens handled by the page.
+func frontendSession(t *testing.T, url string) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	call := func(method, path, body string, want int) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", "http://localhost:3000")
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+		}
+		if resp.Header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" || resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Errorf("%s %s: no CORS headers for the frontend origin", method, path)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %s", method, path, raw)
+		}
+		return m
+	}
+	// The anonymous page load: 401s, never a 500.
+	call("GET", "/api/auth/me", "", 401)
+	call("POST", "/api/auth/refresh", "", 401)
+	call("GET", "/api/auth/me", "", 401)
+
+	creds := `{"email":"grace@example.com","password":"Cobol1959Rocks","name":"Grace Hopper"}`
+	call("POST", "/api/auth/signup", creds, 201)
+	if me := call("GET", "/api/auth/me", "", 200); me["user"].(map[string]any)["email"] != "grace@example.com" {
+		t.Errorf("me = %v", me)
+	}
+	call("POST", "/api/auth/refresh", "", 200)
+	call("POST", "/api/auth/logout", "", 200)
+	call("GET", "/api/auth/me", "", 401)
+	call("POST", "/api/auth/login", `{"email":"grace@example.com","password":"Cobol1959Rocks"}`, 200)
+	call("GET", "/api/auth/me", "", 200)
+	if logs := call("GET", "/api/audit-logs?action=login", "", 200); logs["total"].(float64) < 1 {
+		t.Errorf("audit logs = %v", logs)
 	}
 }

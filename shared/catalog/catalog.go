@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cryptovault/serverless/shared/accounts"
+	"github.com/cryptovault/serverless/shared/audit"
 	"github.com/cryptovault/serverless/shared/health"
 	"github.com/cryptovault/serverless/shared/platform/app"
 )
@@ -28,6 +30,8 @@ func (e Entry) Package() string { return "./functions/" + e.Name }
 // All is every function, in template order.
 var All = []Entry{
 	{LogicalID: "HealthFunction", Name: health.Name, Build: health.New},
+	{LogicalID: "AuthFunction", Name: accounts.Name, Build: accounts.New},
+	{LogicalID: "AuditFunction", Name: audit.Name, Build: audit.New},
 }
 
 // ByLogicalID finds an entry.

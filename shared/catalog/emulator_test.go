@@ -1,6 +1,7 @@
 package catalog_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryptovault/serverless/shared/auth"
 	"github.com/cryptovault/serverless/shared/catalog"
+	"github.com/cryptovault/serverless/shared/platform/secrets"
 	"github.com/cryptovault/serverless/shared/testkit/rie"
 	"github.com/cryptovault/serverless/shared/testkit/smfake"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
@@ -19,23 +22,56 @@ import (
 
 // expectation is what invoking one events file must return.
 type expectation struct {
+	file   string
 	status int               // statusCode of the API Gateway response; 0 for a scheduled event
 	body   map[string]string // top-level string fields of the JSON body
 	header map[string]string
 }
 
-// expectations covers every events file: a new file without an entry fails the test.
-var expectations = map[string]expectation{
-	"health-get-health.json":             {status: 200, body: map[string]string{"status": "healthy"}, header: map[string]string{"Access-Control-Allow-Origin": testenv.Origin}},
-	"health-get-api-health.json":         {status: 200, body: map[string]string{"status": "healthy", "environment": "dev"}},
-	"health-get-api-root.json":           {status: 200, body: map[string]string{"message": "CryptoVault API", "status": "operational"}},
-	"health-get-status.json":             {status: 200, body: map[string]string{"status": "ok"}},
-	"health-post-status.json":            {status: 200, body: map[string]string{"message": "Status check received"}},
-	"health-post-status-not-object.json": {status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
-	"health-post-status-text-plain.json": {status: 415, body: map[string]string{"code": "UNSUPPORTED_MEDIA_TYPE"}},
-	"health-delete-status.json":          {status: 405, body: map[string]string{"code": "METHOD_NOT_ALLOWED"}, header: map[string]string{"Allow": "GET, HEAD, POST"}},
-	"health-options-status.json":         {status: 204, header: map[string]string{"Access-Control-Allow-Origin": testenv.Origin, "Access-Control-Max-Age": "600"}},
-	"health-scheduled.json":              {},
+// invocations lists, per function and in order, every events file with what it must return: a
+// file without an entry fails the test. Events may hold the placeholders {{ACCESS_TOKEN}}, the
+// newest access token a response returned (for the audit function: one minted for the user the
+// auth run signed up), replaced before the invoke.
+var invocations = map[string][]expectation{
+	"health": {
+		{file: "health-get-health.json", status: 200, body: map[string]string{"status": "healthy"}, header: map[string]string{"Access-Control-Allow-Origin": testenv.Origin}},
+		{file: "health-get-api-health.json", status: 200, body: map[string]string{"status": "healthy", "environment": "dev"}},
+		{file: "health-get-api-root.json", status: 200, body: map[string]string{"message": "CryptoVault API", "status": "operational"}},
+		{file: "health-get-status.json", status: 200, body: map[string]string{"status": "ok"}},
+		{file: "health-post-status.json", status: 200, body: map[string]string{"message": "Status check received"}},
+		{file: "health-post-status-not-object.json", status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
+		{file: "health-post-status-text-plain.json", status: 415, body: map[string]string{"code": "UNSUPPORTED_MEDIA_TYPE"}},
+		{file: "health-delete-status.json", status: 405, body: map[string]string{"code": "METHOD_NOT_ALLOWED"}, header: map[string]string{"Allow": "GET, HEAD, POST"}},
+		{file: "health-options-status.json", status: 204, header: map[string]string{"Access-Control-Allow-Origin": testenv.Origin, "Access-Control-Max-Age": "600"}},
+		{file: "health-scheduled.json"},
+	},
+	"auth": {
+		{file: "auth-options-login.json", status: 204, header: map[string]string{"Access-Control-Allow-Origin": testenv.Origin}},
+		{file: "auth-me-anonymous.json", status: 401, body: map[string]string{"code": "UNAUTHENTICATED"}},
+		{file: "auth-refresh-anonymous.json", status: 401, body: map[string]string{"code": "UNAUTHENTICATED"}},
+		{file: "auth-signup-invalid.json", status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
+		{file: "auth-signup.json", status: 201, body: map[string]string{"token_type": "bearer"}},
+		{file: "auth-login-wrong-password.json", status: 401, body: map[string]string{"code": "INVALID_CREDENTIALS"}},
+		{file: "auth-login.json", status: 200, body: map[string]string{"token_type": "bearer"}},
+		{file: "auth-me.json", status: 200},
+		{file: "auth-resend-verification.json", status: 200},
+		{file: "auth-verify-email-wrong-code.json", status: 422, body: map[string]string{"code": "INVALID_CODE"}},
+		{file: "auth-2fa-status.json", status: 200},
+		{file: "auth-2fa-verify-wrong-code.json", status: 409, body: map[string]string{"code": "TWO_FACTOR_NOT_SET_UP"}},
+		{file: "auth-2fa-setup.json", status: 200},
+		{file: "auth-2fa-disable-not-enabled.json", status: 409, body: map[string]string{"code": "TWO_FACTOR_NOT_ENABLED"}},
+		{file: "auth-2fa-backup-codes-not-enabled.json", status: 409, body: map[string]string{"code": "TWO_FACTOR_NOT_ENABLED"}},
+		{file: "auth-change-password-wrong.json", status: 422, body: map[string]string{"code": "INVALID_CREDENTIALS"}},
+		{file: "auth-logout.json", status: 200, body: map[string]string{"message": "Logged out"}},
+	},
+	"audit": {
+		{file: "audit-list-anonymous.json", status: 401, body: map[string]string{"code": "UNAUTHENTICATED"}},
+		{file: "audit-list.json", status: 200},
+		{file: "audit-list-bad-limit.json", status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
+		{file: "audit-summary.json", status: 200},
+		{file: "audit-export-csv.json", status: 200, header: map[string]string{"Content-Type": "text/csv; charset=utf-8"}},
+		{file: "audit-get-unknown.json", status: 404, body: map[string]string{"code": "NOT_FOUND"}},
+	},
 }
 
 // proxyResponse is the API Gateway proxy response as the function returns it.
@@ -64,12 +100,25 @@ func TestBootstrapsUnderEmulator(t *testing.T) {
 	db := testenv.DB(t)
 	sm := smfake.Start(t)
 	sm.Put("cryptovault/dev/jwt-signing-key", `{"kid":"dev-1","secret":"`+testenv.JWTSecret+`"}`)
+	vars := map[string]string{}
 
 	for _, e := range catalog.All {
 		t.Run(e.Name, func(t *testing.T) {
 			files, err := filepath.Glob(filepath.Join(root, "events", e.Name+"-*.json"))
 			if err != nil || len(files) == 0 {
 				t.Fatalf("no events for %s (%v)", e.Name, err)
+			}
+			planned := map[string]bool{}
+			for _, want := range invocations[e.Name] {
+				planned[want.file] = true
+			}
+			for _, f := range files {
+				if !planned[filepath.Base(f)] {
+					t.Errorf("%s has no expectation in this test", filepath.Base(f))
+				}
+			}
+			if e.Name == "audit" {
+				vars["ACCESS_TOKEN"] = mintToken(t, vars["USER_ID"])
 			}
 			bootstrap := rie.BuildFunction(t, e.Package())
 			p := rie.Start(t, bootstrap, map[string]string{
@@ -79,35 +128,35 @@ func TestBootstrapsUnderEmulator(t *testing.T) {
 				"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL(),
 				"CORS_ORIGINS":                     testenv.Origin,
 				"COOKIE_SAMESITE":                  "None",
+				"TMPDIR":                           t.TempDir(),
 			})
-			for _, file := range files {
-				name := filepath.Base(file)
-				want, ok := expectations[name]
-				if !ok {
-					t.Errorf("%s has no expectation in this test", name)
-					continue
-				}
-				event, err := os.ReadFile(file)
+			for _, want := range invocations[e.Name] {
+				event, err := os.ReadFile(filepath.Join(root, "events", want.file))
 				if err != nil {
 					t.Fatal(err)
+				}
+				for k, v := range vars {
+					event = bytes.ReplaceAll(event, []byte("{{"+k+"}}"), []byte(v))
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				res, err := p.Invoke(ctx, event)
 				cancel()
 				if err != nil {
-					t.Fatalf("%s: invoke: %v", name, err)
+					t.Fatalf("%s: invoke: %v", want.file, err)
 				}
 				if res.IsError() {
-					t.Fatalf("%s: function error %s: %s\n%s", name, res.ErrorType, res.ErrorMessage, p.Logs())
+					t.Fatalf("%s: function error %s: %s\n%s", want.file, res.ErrorType, res.ErrorMessage, p.Logs())
 				}
-				checkResult(t, name, want, res.Payload)
+				checkResult(t, want, res.Payload, vars)
 			}
 			if inits := p.InitDurations(); len(inits) != 1 {
-				t.Errorf("%d inits for %d invokes, want 1 (the instance stays warm)", len(inits), len(files))
+				t.Errorf("%d inits for %d invokes, want 1 (the instance stays warm)", len(inits), len(invocations[e.Name]))
 			}
 			logs := p.Logs()
-			if strings.Contains(logs, testenv.JWTSecret) || strings.Contains(logs, db.URI()) {
-				t.Error("a secret or the connection string reached the logs")
+			for _, secret := range []string{testenv.JWTSecret, db.URI(), "Sup3rSecret9", vars["ACCESS_TOKEN"]} {
+				if secret != "" && strings.Contains(logs, secret) {
+					t.Errorf("a secret (%.8s…) reached the logs", secret)
+				}
 			}
 			if !strings.Contains(logs, `"Healthy":1`) && e.Name == "health" {
 				t.Errorf("the scheduled run wrote no EMF Healthy metric:\n%s", logs)
@@ -116,8 +165,29 @@ func TestBootstrapsUnderEmulator(t *testing.T) {
 	}
 }
 
-func checkResult(t *testing.T, name string, want expectation, payload []byte) {
+// mintToken signs an access token for userID with the key the functions read from Secrets
+// Manager, on a fresh (never revoked) session id.
+func mintToken(t *testing.T, userID string) string {
 	t.Helper()
+	if userID == "" {
+		t.Fatal("the auth run returned no user id")
+	}
+	tokens := auth.NewTokens(auth.TokensOptions{
+		Keys:   secrets.NewStaticKeyRing(secrets.Key{ID: "dev-1", Secret: []byte(testenv.JWTSecret)}),
+		Issuer: "cryptovault", Audience: "cryptovault-api",
+	})
+	tok, _, err := tokens.Issue(context.Background(), userID, "emulator-test-session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// checkResult compares one response with its expectation and records the access token and user
+// id it carries in vars.
+func checkResult(t *testing.T, want expectation, payload []byte, vars map[string]string) {
+	t.Helper()
+	name := want.file
 	if want.status == 0 {
 		var out map[string]string
 		if err := json.Unmarshal(payload, &out); err != nil || out["status"] != "ok" {
@@ -132,15 +202,23 @@ func checkResult(t *testing.T, name string, want expectation, payload []byte) {
 	if resp.StatusCode != want.status {
 		t.Errorf("%s: status %d, want %d: %s", name, resp.StatusCode, want.status, resp.Body)
 	}
-	if len(want.body) > 0 {
-		var body map[string]any
+	var body map[string]any
+	if len(want.body) > 0 || resp.header("Content-Type") == "application/json; charset=utf-8" {
 		if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
 			t.Fatalf("%s: body is not a JSON object: %s", name, resp.Body)
 		}
-		for k, v := range want.body {
-			if body[k] != v {
-				t.Errorf("%s: body %s = %v, want %q", name, k, body[k], v)
-			}
+	}
+	for k, v := range want.body {
+		if body[k] != v {
+			t.Errorf("%s: body %s = %v, want %q", name, k, body[k], v)
+		}
+	}
+	if tok, ok := body["access_token"].(string); ok && tok != "" {
+		vars["ACCESS_TOKEN"] = tok
+	}
+	if user, ok := body["user"].(map[string]any); ok {
+		if id, ok := user["id"].(string); ok {
+			vars["USER_ID"] = id
 		}
 	}
 	for k, v := range want.header {

@@ -1,0 +1,58 @@
+// Package ledger owns balances and the ledger of CryptoVault: one account document per user
+// (collection "accounts") and one transaction document per balance change (collection
+// "transactions"), kept in agreement without multi-document transactions.
+//
+// # Shapes
+//
+// accounts: {_id: user id, cash, cash_available, holdings.<SYM>, available.<SYM>, pending.<entry id>,
+// version, created_at, updated_at}. Amounts are int64 minor units: cents for cash, 1e-8 for coins.
+// cash_available and available.<SYM> are what open orders have not reserved; they exist as
+// separate fields because the local engine has no $expr to compare two fields. version grows by
+// one with every update. pending maps entry ids to ledger entries not yet copied to transactions.
+//
+// transactions: {_id: entry id, user_id, type, symbol, amount, price, value, description, status,
+// order_id, created_at}, see Entry.
+//
+// # How a balance change is made (Apply)
+//
+//  1. Commit: one conditional updateOne on the account that $inc's the balances and $set's
+//     pending.<id> to each entry. The filter holds every condition that keeps balances
+//     non-negative (field >= amount taken), so the check and the change are one atomic step.
+//  2. Flush: insertMany of the entries into transactions with _id = entry id, unordered; a
+//     duplicate-key error means that entry is already there.
+//  3. Clean: $unset pending.<id> of the flushed entries.
+//
+// The commit is the point of no return: once step 1 is acknowledged, the change has happened and
+// Apply reports success even if steps 2-3 fail (they are logged and repaired later); a caller that
+// retried would otherwise apply it twice. Anything that reads the ledger (Entries, Flush) first
+// flushes whatever is pending; Account flushes opportunistically.
+//
+// # Why a crash cannot break the invariant
+//
+// The invariant: for every user and asset, the balance equals the sum of the user's entries in
+// transactions plus those in pending — and after a flush pending is empty, so balance = ledger.
+//   - Crash before or during step 1: the update is atomic on one document; either nothing
+//     changed, or balances and pending entries changed together (also if the reply was lost).
+//   - Crash after step 1, before step 2 completes: the entries are in pending (all or some of them
+//     in transactions). The next Flush inserts them again: the ones already there are duplicate
+//     keys and are skipped, the others are inserted. Nothing is lost, nothing doubles.
+//   - Crash after step 2, before step 3: the entries are in both places; the next Flush's inserts
+//     are all duplicates, and it unsets them.
+//   - Entries enter transactions only from an acknowledged commit or from pending, so the ledger
+//     never holds an entry whose balance change did not happen.
+//
+// Balances are never negative because every decrease is conditioned in the same update; a
+// missing map key (available.ETH never set) does not match a $gte condition, so it cannot go
+// negative either.
+//
+// # Entry ids
+//
+// By default an id is a new ObjectID in hex. A caller may set its own (1-64 characters of
+// [0-9A-Za-z_-]; DerivedID makes 24-hex ones) for an entry that must exist at most once whatever
+// happens, like the opening deposit. An id identifies an entry for the flush, not a request: Apply
+// refuses a caller id that is still pending (ErrDuplicateEntry), but once flushed the id is no
+// longer in the account, and committing it again would move the balance twice while the ledger
+// keeps one entry. So a caller id must come from something that is itself committed at most once
+// (the account insert, an order's state transition). Request idempotency is a marker that the same
+// update sets and its filter requires absent (Change.Filter and Change.Set), with fresh entry ids.
+package ledger
