@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +21,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 )
 
 func freeAddr(t *testing.T) string {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,27 +17,9 @@ import (
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
 	"github.com/cryptovault/serverless/shared/platform/secrets"
+	"github.com/cryptovault/serverless/shared/testkit/fakeclock"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
-
-// clock is the harness's injected time: lockouts, code expiry, token expiry and the refresh
-// grace window are tested by moving it, not by sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // harness is the auth and audit functions on one embedded database, wired as the real builders
 // wire them but with an injected clock, a fast bcrypt cost and a readable outbox.
@@ -46,7 +27,7 @@ type harness struct {
 	t      *testing.T
 	db     *devdb.Server
 	env    *testenv.Env
-	clock  *clock
+	clock  *fakeclock.Clock
 	auth   *lambdahttp.Function
 	audit  *lambdahttp.Function
 	outbox *mailer.Outbox
@@ -56,7 +37,7 @@ type harness struct {
 
 func newHarness(t *testing.T, vars map[string]string) *harness {
 	t.Helper()
-	h := &harness{t: t, db: testenv.DB(t), clock: &clock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}}
+	h := &harness{t: t, db: testenv.DB(t), clock: fakeclock.New(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))}
 	cfg := testenv.Config(t, h.db.URI(), vars)
 	cfg.BcryptCost = 4 // tests only: the production floor is 10
 	h.env = testenv.NewDeps(t, cfg, app.Options{})

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"hash"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/secrets"
+	"github.com/cryptovault/serverless/shared/testkit/fakeclock"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
@@ -34,24 +34,8 @@ var (
 	key2 = secrets.Key{ID: "k2", Secret: []byte("key-two-0123456789abcdef-0123456789abcdef")}
 )
 
-// clock is a settable time source shared by the code under test and the test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 28, 9, 15, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 11, 28, 9, 15, 0, 0, time.UTC))
 }
 
 func newTokens(keys secrets.KeyRing, now func() time.Time) *auth.Tokens {

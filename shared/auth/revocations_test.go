@@ -16,6 +16,7 @@ import (
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/obs"
+	"github.com/cryptovault/serverless/shared/testkit/fakeclock"
 	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 )
 
@@ -54,7 +55,7 @@ func revokeInDB(t *testing.T, tdb *testDB, id string, at time.Time) {
 	}
 }
 
-func newRevocations(tdb *testDB, clk *clock, log *slog.Logger) *auth.Revocations {
+func newRevocations(tdb *testDB, clk *fakeclock.Clock, log *slog.Logger) *auth.Revocations {
 	return auth.NewRevocations(auth.RevocationsOptions{DB: tdb.client.Database, Now: clk.Now, Logger: log})
 }
 

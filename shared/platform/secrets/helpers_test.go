@@ -3,14 +3,14 @@ package secrets_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cryptovault/serverless/shared/platform/secrets"
+	"github.com/cryptovault/serverless/shared/testkit/fakeclock"
+	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"github.com/cryptovault/serverless/shared/testkit/smfake"
 )
 
@@ -19,32 +19,14 @@ const (
 	testRetry = time.Second
 )
 
-// fakeClock is an injectable clock, so TTL and backoff tests need no sleeps.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // env is a fake endpoint, a real SDK client for it, and a cache over it.
 type env struct {
 	srv   *smfake.Server
-	clock *fakeClock
+	clock *fakeclock.Clock
 	logs  *logbuf.Buffer
 	cache *secrets.Cache
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 )
 
 // Defaults that Start applies unless env overrides them.

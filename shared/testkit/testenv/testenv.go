@@ -6,7 +6,6 @@ package testenv
 import (
 	"context"
 	"encoding/json"
-	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"io"
 	"log/slog"
 	"maps"
@@ -22,6 +21,7 @@ import (
 	"github.com/cryptovault/serverless/shared/platform/config"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
 	"github.com/cryptovault/serverless/shared/platform/obs"
+	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 )
 
 // JWTSecret is the static signing key of test configurations.
