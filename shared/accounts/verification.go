@@ -91,13 +91,16 @@ func (s *Service) verifyEmail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !u.EmailVerified {
-		if err := s.checkCode(r, u, code); err != nil {
-			return err
-		}
-		s.audit.Record(r, auditEvent(u.ID, "EMAIL_VERIFIED", "success", nil))
-		u.EmailVerified, u.Verification = true, nil
+	if u.EmailVerified {
+		// The code was used up when the address was verified: answering anything but "invalid
+		// code" would log in (or describe) an account to whoever knows its email address.
+		return errInvalidCode()
 	}
+	if err := s.checkCode(r, u, code); err != nil {
+		return err
+	}
+	s.audit.Record(r, auditEvent(u.ID, "EMAIL_VERIFIED", "success", nil))
+	u.EmailVerified, u.Verification = true, nil
 	if s.cfg.RequireEmailVerification {
 		// Verifying is the user's first login when login is gated on it.
 		if !u.AccountOpened {

@@ -94,10 +94,20 @@ func TestRequireEmailVerification(t *testing.T) {
 		t.Errorf("message = %v", refused["error"])
 	}
 	v := h.browser()
-	body = expect(t, v.do("POST", "/api/auth/verify-email", verifyBody(t, testEmail, h.lastCode(testEmail))), 200, "")
+	good := h.lastCode(testEmail)
+	body = expect(t, v.do("POST", "/api/auth/verify-email", verifyBody(t, testEmail, good)), 200, "")
 	if body["access_token"] == nil || v.cookies["access_token"] == nil || v.cookies["refresh_token"] == nil {
 		t.Fatalf("verify-email did not log in: %v %v", body, v.cookies)
 	}
 	expect(t, v.do("GET", "/api/auth/me", ""), 200, "")
 	h.login(testEmail, testPassword)
+
+	// Once verified, verify-email logs no one in: not with the used code, not with any other.
+	for _, c := range []string{good, wrongCode(good)} {
+		again := h.browser()
+		expect(t, again.do("POST", "/api/auth/verify-email", verifyBody(t, testEmail, c)), 422, "INVALID_CODE")
+		if len(again.cookies) != 0 {
+			t.Errorf("verify-email of a verified address set cookies")
+		}
+	}
 }
