@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cryptovault/serverless/shared/catalog"
 	"github.com/cryptovault/serverless/shared/platform/apigateway"
@@ -35,6 +36,8 @@ type gateway struct {
 type mounted struct {
 	fn        *lambdahttp.Function
 	schedules []string
+	// every replaces the schedules locally when the catalog says so (0: use the template's).
+	every time.Duration
 }
 
 func newGateway(tpl *samtemplate.Template, deps *app.Deps, log *slog.Logger) (*gateway, error) {
@@ -52,7 +55,11 @@ func newGateway(tpl *samtemplate.Template, deps *app.Deps, log *slog.Logger) (*g
 		if err := checkRoutes(tf, fn); err != nil {
 			return nil, err
 		}
-		g.functions = append(g.functions, mounted{fn: fn, schedules: tf.Schedules})
+		m := mounted{fn: fn, schedules: tf.Schedules}
+		if entry.LocalEvery != nil && len(tf.Schedules) > 0 {
+			m.every = entry.LocalEvery(deps.Config)
+		}
+		g.functions = append(g.functions, m)
 		for _, route := range tf.Routes {
 			h := g.invoke(fn, route)
 			// API Gateway routes /x/ to the /x resource; the function then decides.

@@ -34,6 +34,7 @@ type flags struct {
 	reset     bool
 	template  string
 	mongoAddr string
+	prices    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -45,6 +46,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.reset, "reset", false, "wipe the data folder before starting")
 	fs.StringVar(&f.template, "template", "template.yaml", "SAM template whose routes and schedules are served")
 	fs.StringVar(&f.mongoAddr, "mongo-addr", "127.0.0.1:0", "listen address of the embedded database (for mongosh or tests)")
+	fs.StringVar(&f.prices, "prices", "", "price feed: simulated, coingecko or file:PATH (default: PRICE_FEED, else simulated)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -73,6 +75,15 @@ func main() {
 // run serves until ctx is cancelled (Ctrl-C, SIGTERM), then shuts down in order: stop accepting,
 // let in-flight requests finish, stop the schedules, close the clients, close the engine.
 func run(ctx context.Context, f flags, getenv func(string) string, out io.Writer) error {
+	if f.prices != "" {
+		envFeed := getenv
+		getenv = func(k string) string {
+			if k == "PRICE_FEED" {
+				return f.prices
+			}
+			return envFeed(k)
+		}
+	}
 	cfg, err := config.Load(config.Local, getenv)
 	if err != nil {
 		return err

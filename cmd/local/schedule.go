@@ -38,18 +38,20 @@ func scheduledEvent(now time.Time) json.RawMessage {
 	return ev
 }
 
-// runSchedules invokes every scheduled function at its rate until ctx ends; the returned channel
-// closes when all runs have returned (so shutdown never closes the database under a run).
+// runSchedules invokes every scheduled function once at start (so the market has prices at once)
+// and then at its rate, until ctx ends; the returned channel closes when all runs have returned
+// (so shutdown never closes the database under a run).
 func (g *gateway) runSchedules(ctx context.Context) <-chan struct{} {
 	var wg sync.WaitGroup
 	for _, m := range g.functions {
-		for _, expr := range m.schedules {
-			every, err := parseRate(expr)
-			if err != nil {
-				g.log.Warn("schedule not run locally", "function", m.fn.Name, "error", err.Error())
-				continue
-			}
+		for _, every := range g.intervals(m) {
 			wg.Go(func() {
+				run := func(now time.Time) {
+					if _, err := m.fn.Handle(ctx, scheduledEvent(now)); err != nil && ctx.Err() == nil {
+						g.log.Error("scheduled run failed", "function", m.fn.Name, "error", err.Error())
+					}
+				}
+				run(time.Now())
 				t := time.NewTicker(every)
 				defer t.Stop()
 				for {
@@ -57,9 +59,7 @@ func (g *gateway) runSchedules(ctx context.Context) <-chan struct{} {
 					case <-ctx.Done():
 						return
 					case now := <-t.C:
-						if _, err := m.fn.Handle(ctx, scheduledEvent(now)); err != nil {
-							g.log.Error("scheduled run failed", "function", m.fn.Name, "error", err.Error())
-						}
+						run(now)
 					}
 				}
 			})
@@ -68,4 +68,21 @@ func (g *gateway) runSchedules(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	return done
+}
+
+// intervals are the periods a function runs at locally.
+func (g *gateway) intervals(m mounted) []time.Duration {
+	if m.every > 0 {
+		return []time.Duration{m.every}
+	}
+	var out []time.Duration
+	for _, expr := range m.schedules {
+		every, err := parseRate(expr)
+		if err != nil {
+			g.log.Warn("schedule not run locally", "function", m.fn.Name, "error", err.Error())
+			continue
+		}
+		out = append(out, every)
+	}
+	return out
 }

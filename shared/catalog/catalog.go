@@ -7,11 +7,13 @@ package catalog
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cryptovault/serverless/shared/accounts"
 	"github.com/cryptovault/serverless/shared/audit"
 	"github.com/cryptovault/serverless/shared/health"
 	"github.com/cryptovault/serverless/shared/platform/app"
+	"github.com/cryptovault/serverless/shared/platform/config"
 )
 
 // Entry is one function.
@@ -22,6 +24,9 @@ type Entry struct {
 	// Name is the short name: functions/<Name>/main.go, events/<Name>-*.json.
 	Name  string
 	Build app.Build
+	// LocalEvery, when set, replaces the template's schedule on the local server (the price
+	// refresh runs every PRICE_REFRESH_INTERVAL there, not every minute).
+	LocalEvery func(cfg *config.Config) time.Duration
 }
 
 // Package is the function's main package path relative to the module root.

@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Deps, error) {
 		d.metricsOut = io.Discard
 	}
 
-	if cfg.MongoSecretARN != "" || cfg.JWTSecretARN != "" {
+	if cfg.MongoSecretARN != "" || cfg.JWTSecretARN != "" || cfg.CoinGeckoKeySecretARN != "" {
 		api := o.SecretsAPI
 		if api == nil {
 			client, err := secrets.NewClient(ctx, "")
