@@ -12,6 +12,7 @@ import (
 	"github.com/cryptovault/serverless/shared/accounts"
 	"github.com/cryptovault/serverless/shared/audit"
 	"github.com/cryptovault/serverless/shared/health"
+	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/config"
 )
@@ -37,6 +38,10 @@ var All = []Entry{
 	{LogicalID: "HealthFunction", Name: health.Name, Build: health.New},
 	{LogicalID: "AuthFunction", Name: accounts.Name, Build: accounts.New},
 	{LogicalID: "AuditFunction", Name: audit.Name, Build: audit.New},
+	// Prices before market: the emulator test fills the price store with the prices run first.
+	{LogicalID: "PricesFunction", Name: market.PricesName, Build: market.NewPricesFunction,
+		LocalEvery: func(cfg *config.Config) time.Duration { return cfg.PriceRefreshInterval }},
+	{LogicalID: "MarketFunction", Name: market.MarketName, Build: market.NewMarketFunction},
 }
 
 // ByLogicalID finds an entry.

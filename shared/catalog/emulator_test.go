@@ -64,6 +64,18 @@ var invocations = map[string][]expectation{
 		{file: "auth-change-password-wrong.json", status: 422, body: map[string]string{"code": "INVALID_CREDENTIALS"}},
 		{file: "auth-logout.json", status: 200, body: map[string]string{"message": "Logged out"}},
 	},
+	"prices": {
+		{file: "prices-scheduled.json"},
+	},
+	"market": {
+		{file: "market-options.json", status: 204, header: map[string]string{"Access-Control-Allow-Origin": testenv.Origin}},
+		{file: "market-list.json", status: 200, body: map[string]string{"source": "file"}, header: map[string]string{"Cache-Control": "public, max-age=5"}},
+		{file: "market-get-btc.json", status: 200},
+		{file: "market-get-by-id.json", status: 200},
+		{file: "market-get-unknown.json", status: 404, body: map[string]string{"code": "NOT_FOUND"}},
+		{file: "market-history.json", status: 200, body: map[string]string{"symbol": "BTC"}},
+		{file: "market-history-bad-days.json", status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
+	},
 	"audit": {
 		{file: "audit-list-anonymous.json", status: 401, body: map[string]string{"code": "UNAUTHENTICATED"}},
 		{file: "audit-list.json", status: 200},
@@ -101,6 +113,12 @@ func TestBootstrapsUnderEmulator(t *testing.T) {
 	sm := smfake.Start(t)
 	sm.Put("cryptovault/dev/jwt-signing-key", `{"kid":"dev-1","secret":"`+testenv.JWTSecret+`"}`)
 	vars := map[string]string{}
+	prices := filepath.Join(t.TempDir(), "prices.json")
+	if err := os.WriteFile(prices, []byte(`{"quotes": [
+		{"symbol": "BTC", "price": "65000.12", "change_24h": "2.5", "market_cap": 1283550000000, "volume_24h": 45000000000},
+		{"symbol": "ETH", "price": "3500.5", "change_24h": "-1.25", "market_cap": 420000000000, "volume_24h": 20000000000}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, e := range catalog.All {
 		t.Run(e.Name, func(t *testing.T) {
@@ -128,6 +146,7 @@ func TestBootstrapsUnderEmulator(t *testing.T) {
 				"AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL(),
 				"CORS_ORIGINS":                     testenv.Origin,
 				"COOKIE_SAMESITE":                  "None",
+				"PRICE_FEED":                       "file:" + prices,
 				"TMPDIR":                           t.TempDir(),
 			})
 			for _, want := range invocations[e.Name] {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/obs"
@@ -26,8 +27,8 @@ const (
 	Unknown = "unknown"
 )
 
-// PriceAge reports how old the newest stored price is; ok is false when there is no price store
-// yet. The market issue provides it; until then the prices check is "unknown" and does not count.
+// PriceAge reports how old the newest stored price is; ok is false while nothing is stored (a
+// new deployment before its first refresh): the prices check is then "unknown" and does not count.
 type PriceAge func(ctx context.Context) (age time.Duration, ok bool, err error)
 
 // Service runs the checks.
@@ -48,6 +49,7 @@ func NewService(d *app.Deps) *Service {
 	return &Service{
 		mongo:       d.Mongo,
 		keys:        d.Keys,
+		prices:      market.NewStoreFor(d).Age,
 		maxPriceAge: d.Config.PriceMaxAge,
 		environment: d.Config.Environment,
 		version:     app.Version,

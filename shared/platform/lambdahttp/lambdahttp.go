@@ -1,5 +1,6 @@
 // Package lambdahttp runs a function's net/http handler on AWS Lambda: it accepts API Gateway REST
-// (payload v1) events through aws-lambda-go-api-proxy's httpadapter, EventBridge scheduled events
+// (payload v1) events through aws-lambda-go-api-proxy (its core request conversion and response
+// writer, as its httpadapter uses them), EventBridge scheduled events
 // for functions that also run on a schedule, and closes the warm clients on SIGTERM.
 //
 // The local server and the tests call Function.Handle with the same events, so one code path is
@@ -13,13 +14,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
 )
@@ -39,8 +38,7 @@ type Function struct {
 	Indexes []mongodb.Index
 	Logger  *slog.Logger
 
-	adapterOnce sync.Once
-	adapter     *httpadapter.HandlerAdapter
+	accessor core.RequestAccessor
 }
 
 // ErrUnsupportedEvent is returned for a payload that is neither an API Gateway request nor a
@@ -78,16 +76,24 @@ func (f *Function) Handle(ctx context.Context, payload json.RawMessage) (any, er
 	}
 }
 
-// ServeEvent serves one API Gateway REST request through the HTTP handler.
+// ServeEvent serves one API Gateway REST request through the HTTP handler. It is httpadapter's
+// ProxyWithContext (the same request conversion and response writer from the api-proxy core),
+// except that a malformed event (a body flagged base64 that is not, a path the http package
+// refuses) gets a 400 in the envelope instead of the adapter's 504, and the event is converted
+// once, not twice.
 func (f *Function) ServeEvent(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-	f.adapterOnce.Do(func() { f.adapter = httpadapter.New(f.HTTP) })
-	if _, err := f.adapter.EventToRequestWithContext(ctx, ev); err != nil {
-		// Only a malformed event gets here (a body flagged base64 that is not, a method the
-		// http package refuses). Answer 400 in the envelope rather than the adapter's 504.
+	req, err := f.accessor.EventToRequestWithContext(ctx, ev)
+	if err != nil {
 		f.logger().WarnContext(ctx, "unconvertible API Gateway event", "error", err.Error())
 		return badEvent(ev.RequestContext.RequestID), nil
 	}
-	return f.adapter.ProxyWithContext(ctx, ev)
+	w := core.NewProxyResponseWriter()
+	f.HTTP.ServeHTTP(w, req)
+	resp, err := w.GetProxyResponse()
+	if err != nil {
+		return events.APIGatewayProxyResponse{}, fmt.Errorf("build proxy response: %w", err)
+	}
+	return resp, nil
 }
 
 func (f *Function) logger() *slog.Logger {
