@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cryptovault/serverless/shared/health"
+	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
 	"github.com/cryptovault/serverless/shared/testkit/smfake"
@@ -368,5 +371,37 @@ func TestUnsupportedEvent(t *testing.T) {
 		if _, err := fn.Handle(context.Background(), []byte(ev)); err == nil {
 			t.Errorf("Handle(%s) succeeded, want an unsupported-event error", ev)
 		}
+	}
+}
+
+// TestPriceAge: once the price store exists, /health reports its age, and a price older than
+// PRICE_MAX_AGE makes the service unhealthy (trading would refuse it).
+func TestPriceAge(t *testing.T) {
+	db := testenv.DB(t)
+	file := filepath.Join(t.TempDir(), "prices.json")
+	if err := os.WriteFile(file, []byte(`{"quotes":[{"symbol":"BTC","price":"65000"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testenv.Config(t, db.URI(), map[string]string{"PRICE_FEED": "file:" + file, "PRICE_MAX_AGE": "1s"})
+	env := testenv.NewDeps(t, cfg, app.Options{})
+	prices, err := market.NewPricesFunction(env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prices.Handle(context.Background(), []byte(`{"detail-type":"Scheduled Event","source":"aws.events"}`)); err != nil {
+		t.Fatal(err)
+	}
+	fn, err := health.New(env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := decodeReport(t, waitStatus(t, fn, "/health", 200, 5*time.Second))
+	if rep.Checks.Prices.Status != "up" || rep.Checks.Prices.AgeSeconds == nil || *rep.Checks.Prices.AgeSeconds > 1 {
+		t.Errorf("fresh prices check = %+v", rep.Checks.Prices)
+	}
+	time.Sleep(1100 * time.Millisecond) // PRICE_MAX_AGE is 1 s in this test
+	rep = decodeReport(t, waitStatus(t, fn, "/health", 503, 10*time.Second))
+	if rep.Checks.Prices.Status != "down" || rep.Checks.Database.Status != "up" {
+		t.Errorf("stale prices check = %+v", rep.Checks)
 	}
 }
