@@ -15,7 +15,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="$(LDFLAGS)"
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # Logical id in template.yaml -> directory under functions/.
-FUNCTIONS := HealthFunction:health AuthFunction:auth AuditFunction:audit PricesFunction:prices MarketFunction:market
+FUNCTIONS := HealthFunction:health AuthFunction:auth AuditFunction:audit PricesFunction:prices MarketFunction:market TransactionsFunction:transactions
 
 # Packages with concurrency run under the race detector; the rest without it, to keep
 # `make test` within its time budget on two cores.

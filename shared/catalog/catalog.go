@@ -15,6 +15,7 @@ import (
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/config"
+	"github.com/cryptovault/serverless/shared/transactions"
 )
 
 // Entry is one function.
@@ -42,6 +43,7 @@ var All = []Entry{
 	{LogicalID: "PricesFunction", Name: market.PricesName, Build: market.NewPricesFunction,
 		LocalEvery: func(cfg *config.Config) time.Duration { return cfg.PriceRefreshInterval }},
 	{LogicalID: "MarketFunction", Name: market.MarketName, Build: market.NewMarketFunction},
+	{LogicalID: "TransactionsFunction", Name: transactions.Name, Build: transactions.New},
 }
 
 // ByLogicalID finds an entry.

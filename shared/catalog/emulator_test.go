@@ -76,6 +76,15 @@ var invocations = map[string][]expectation{
 		{file: "market-history.json", status: 200, body: map[string]string{"symbol": "BTC"}},
 		{file: "market-history-bad-days.json", status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
 	},
+	"transactions": {
+		{file: "transactions-deposit.json", status: 201, body: map[string]string{"message": "Deposit completed"}},
+		{file: "transactions-deposit.json", status: 201, body: map[string]string{"message": "Deposit completed"}, header: map[string]string{"Idempotency-Replayed": "true"}},
+		{file: "transactions-withdrawal-too-much.json", status: 422, body: map[string]string{"code": "INSUFFICIENT_FUNDS"}},
+		{file: "transactions-list.json", status: 200},
+		{file: "transactions-list-bad-type.json", status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
+		{file: "transactions-stats.json", status: 200},
+		{file: "transactions-get-unknown.json", status: 404, body: map[string]string{"code": "NOT_FOUND"}},
+	},
 	"audit": {
 		{file: "audit-list-anonymous.json", status: 401, body: map[string]string{"code": "UNAUTHENTICATED"}},
 		{file: "audit-list.json", status: 200},
@@ -135,7 +144,7 @@ func TestBootstrapsUnderEmulator(t *testing.T) {
 					t.Errorf("%s has no expectation in this test", filepath.Base(f))
 				}
 			}
-			if e.Name == "audit" {
+			if e.Name == "audit" || e.Name == "transactions" {
 				vars["ACCESS_TOKEN"] = mintToken(t, vars["USER_ID"])
 			}
 			bootstrap := rie.BuildFunction(t, e.Package())
