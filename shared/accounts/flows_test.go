@@ -160,6 +160,14 @@ func TestLockout(t *testing.T) {
 	h.clock.Advance(5*time.Minute + time.Second)
 	h.login(testEmail, testPassword)
 
+	// Every failure is a FailedLogins count for the alarm; the success a Logins count.
+	if n := strings.Count(h.env.Metrics.String(), `"FailedLogins":1`); n != 5 {
+		t.Errorf("FailedLogins published %d times, want 5 (an attempt during the lock is no failure)", n)
+	}
+	if !strings.Contains(h.env.Metrics.String(), `"Logins":1`) {
+		t.Error("no Logins count after a successful login")
+	}
+
 	// An address without an account locks the same way (a lock reveals nothing).
 	for i := 1; i <= 4; i++ {
 		expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, "ghost@example.com", "Wrong9Password")), 401, "INVALID_CREDENTIALS")

@@ -24,9 +24,10 @@ func New(d *app.Deps) (*lambdahttp.Function, error) {
 	s := NewService(Options{
 		DB: d.Mongo.Database, Config: d.Config, Logger: d.Logger,
 		Tokens: kit.Tokens, Revocations: kit.Revocations,
-		Ledger: ledger.New(d.Mongo.Database, ledger.Options{Logger: d.Logger}),
-		Audit:  audit.NewWriter(d.Mongo.Database, d.Logger, time.Now),
-		Mailer: m,
+		Ledger:  ledger.New(d.Mongo.Database, ledger.Options{Logger: d.Logger}),
+		Audit:   audit.NewWriter(d.Mongo.Database, d.Logger, time.Now),
+		Mailer:  m,
+		Metrics: d.Metrics(Name),
 	})
 	rt := d.Router()
 	s.Routes(rt, kit.Guard.Require)

@@ -50,7 +50,7 @@ func newHarness(t *testing.T, vars map[string]string) *harness {
 	h.ledger = ledger.New(d.Mongo.Database, ledger.Options{Logger: d.Logger, Now: h.clock.Now})
 	s := accounts.NewService(accounts.Options{
 		DB: d.Mongo.Database, Config: cfg, Logger: d.Logger, Tokens: h.tokens, Revocations: revocations,
-		Ledger: h.ledger, Audit: audit.NewWriter(d.Mongo.Database, d.Logger, h.clock.Now), Mailer: h.outbox, Now: h.clock.Now,
+		Ledger: h.ledger, Audit: audit.NewWriter(d.Mongo.Database, d.Logger, h.clock.Now), Mailer: h.outbox, Metrics: d.Metrics(accounts.Name), Now: h.clock.Now,
 	})
 	rt := d.Router()
 	s.Routes(rt, guard.Require)

@@ -167,6 +167,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	s.audit.Record(r, auditEvent(u.ID, "USER_LOGIN", "success", nil))
+	s.count(ctx, "Logins")
 	return s.startSession(w, r, http.StatusOK, u)
 }
 
@@ -174,6 +175,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
 // it, else answer.
 func (s *Service) loginFailed(r *http.Request, email, userID, reason string, answer error) error {
 	s.audit.Record(r, auditEvent(userID, "LOGIN_FAILED", "failure", map[string]any{"reason": reason}))
+	s.count(r.Context(), "FailedLogins")
 	if err := s.recordFailure(r, email, userID); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/cryptovault/serverless/shared/mailer"
 	"github.com/cryptovault/serverless/shared/platform/config"
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
+	"github.com/cryptovault/serverless/shared/platform/obs"
 )
 
 // Service holds the auth function's dependencies.
@@ -29,6 +30,7 @@ type Service struct {
 	ledger      *ledger.Ledger
 	audit       *audit.Writer
 	mailer      mailer.Mailer
+	metrics     *obs.Metrics
 	cookies     auth.CookieOptions
 	now         func() time.Time
 }
@@ -43,6 +45,9 @@ type Options struct {
 	Ledger      *ledger.Ledger
 	Audit       *audit.Writer
 	Mailer      mailer.Mailer
+	// Metrics receives the business counts (Logins, FailedLogins) the dashboard and the
+	// failed-logins alarm read; nil publishes nothing.
+	Metrics *obs.Metrics
 	// Now replaces the clock (lockout and code expiry tests).
 	Now func() time.Time
 }
@@ -55,7 +60,7 @@ func NewService(o Options) *Service {
 	}
 	return &Service{
 		db: o.DB, cfg: o.Config, log: o.Logger, passwords: newPasswords(o.Config.BcryptCost),
-		tokens: o.Tokens, revocations: o.Revocations, ledger: o.Ledger, audit: o.Audit, mailer: o.Mailer,
+		tokens: o.Tokens, revocations: o.Revocations, ledger: o.Ledger, audit: o.Audit, mailer: o.Mailer, metrics: o.Metrics,
 		cookies: auth.CookieOptions{Secure: o.Config.CookieSecure, SameSite: o.Config.CookieSameSite},
 		now:     now,
 	}
@@ -73,4 +78,15 @@ func Indexes() []mongodb.Index {
 
 func auditEvent(userID, action, status string, details map[string]any) audit.Event {
 	return audit.Event{UserID: userID, Action: action, Resource: "auth", Status: status, Details: details}
+}
+
+// count publishes one business count (EMF, no network call). A failure to write it is logged,
+// never the user's problem.
+func (s *Service) count(ctx context.Context, name string) {
+	if s.metrics == nil {
+		return
+	}
+	if err := s.metrics.Emit(obs.Metric{Name: name, Unit: obs.Count, Value: 1}); err != nil {
+		s.log.ErrorContext(ctx, "metric not written", "metric", name, "error", err.Error())
+	}
 }

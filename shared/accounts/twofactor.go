@@ -52,6 +52,7 @@ func (s *Service) acceptTOTP(ctx context.Context, u *user, secret, code string, 
 // answers 422 (not 401: the frontend would take a 401 for an expired session).
 func (s *Service) codeFailed(r *http.Request, u *user, answer *web.Error) error {
 	s.audit.Record(r, auditEvent(u.ID, "LOGIN_FAILED", "failure", map[string]any{"reason": answer.Code}))
+	s.count(r.Context(), "FailedLogins")
 	if err := s.recordFailure(r, u.Email, u.ID); err != nil {
 		return err
 	}
