@@ -31,6 +31,7 @@ type gateway struct {
 	fallback  http.Handler // 404/405 envelopes with CORS and security headers
 	log       *slog.Logger
 	functions []mounted
+	throttle  *throttler // the template's throttling table; nil: off (-throttle off)
 }
 
 type mounted struct {
@@ -115,6 +116,9 @@ func (g *gateway) serveMiss(w http.ResponseWriter, r *http.Request) {
 // invoke returns the handler that sends a request matched to route to fn as an API Gateway event.
 func (g *gateway) invoke(fn *lambdahttp.Function, route samtemplate.Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !g.throttle.admit(w, r, route) {
+			return // 429 RATE_LIMITED, before the function runs
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxEventBody+1))
 		if err != nil || len(body) > maxEventBody {
 			// API Gateway refuses payloads over its limit before any function runs.

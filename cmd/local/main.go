@@ -35,6 +35,9 @@ type flags struct {
 	template  string
 	mongoAddr string
 	prices    string
+	// throttleOff disables the throttling table (-throttle off, for load tests); the zero
+	// value is on, as the default.
+	throttleOff bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -47,7 +50,17 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.template, "template", "template.yaml", "SAM template whose routes and schedules are served")
 	fs.StringVar(&f.mongoAddr, "mongo-addr", "127.0.0.1:0", "listen address of the embedded database (for mongosh or tests)")
 	fs.StringVar(&f.prices, "prices", "", "price feed: simulated, coingecko or file:PATH (default: PRICE_FEED, else simulated)")
+	throttle := fs.String("throttle", "on", "enforce the template's throttling table at its parameter defaults, 429 RATE_LIMITED over it: on or off (for load tests)")
 	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	switch *throttle {
+	case "on":
+	case "off":
+		f.throttleOff = true
+	default:
+		err := fmt.Errorf("-throttle %q: want on or off", *throttle)
+		fmt.Fprintln(stderr, err)
 		return f, err
 	}
 	if fs.NArg() > 0 {
@@ -140,6 +153,13 @@ func run(ctx context.Context, f flags, getenv func(string) string, out io.Writer
 	if err != nil {
 		return err
 	}
+	if !f.throttleOff {
+		table, err := tpl.Throttles()
+		if err != nil {
+			return fmt.Errorf("read throttling table: %w", err)
+		}
+		gw.throttle = newThrottler(table, deps, time.Now)
+	}
 	indexCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	for _, m := range gw.functions {
 		app.EnsureIndexes(indexCtx, deps, m.fn.Indexes)
@@ -163,6 +183,11 @@ func run(ctx context.Context, f flags, getenv func(string) string, out io.Writer
 	}
 	fmt.Fprintf(out, "CryptoVault local API on http://%s\n  data folder: %s\n  database:    %s\n  mail outbox: %s\n  prices:      %s\n  CORS:        %v\n",
 		ln.Addr(), f.data, dbAddr, filepath.Join(f.data, "outbox"), cfg.PriceFeed, cfg.CORSOrigins)
+	if f.throttleOff {
+		fmt.Fprintln(out, "  throttling:  off")
+	} else {
+		fmt.Fprintln(out, "  throttling:  on (template.yaml MethodSettings at the parameter defaults)")
+	}
 
 	select {
 	case err := <-serveErr:
