@@ -119,6 +119,13 @@ func TestFunctionsShape(t *testing.T) {
 			if rc, ok := p["ReservedConcurrentExecutions"].(int); !ok || rc < 1 || rc > 50 {
 				t.Errorf("ReservedConcurrentExecutions = %#v, want a small positive number (it caps Mongo connections)", p["ReservedConcurrentExecutions"])
 			}
+			// A literal Timeout (the duration alarm's threshold is 80 % of it) and MemorySize.
+			if to, ok := p["Timeout"].(int); !ok || to < 1 || to > 900 {
+				t.Errorf("Timeout = %#v, want 1..900 seconds", p["Timeout"])
+			}
+			if mem, ok := p["MemorySize"].(int); !ok || mem < 128 || mem > 10240 {
+				t.Errorf("MemorySize = %#v, want 128..10240 MB", p["MemorySize"])
+			}
 			if len(f.Routes) > 0 {
 				// API Gateway's integration timeout is 29 s.
 				if to, ok := p["Timeout"].(int); !ok || to >= 29 {
