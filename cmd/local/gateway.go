@@ -73,6 +73,7 @@ func newGateway(tpl *samtemplate.Template, deps *app.Deps, log *slog.Logger) (*g
 			}
 		}
 	}
+	mountDocs(g.mux, shape) // local-only: /api/openapi.json and /api/docs (docs.go)
 	g.fallback = deps.HTTP("gateway", shape)
 	return g, nil
 }

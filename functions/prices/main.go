@@ -5,8 +5,9 @@ package main
 import (
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/app"
+	"github.com/cryptovault/serverless/shared/trading"
 )
 
 func main() {
-	app.Main(market.PricesName, market.NewPricesFunction)
+	app.Main(market.PricesName, trading.NewPricesFunction)
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/config"
+	"github.com/cryptovault/serverless/shared/portfolio"
+	"github.com/cryptovault/serverless/shared/trading"
 	"github.com/cryptovault/serverless/shared/transactions"
 )
 
@@ -40,10 +42,12 @@ var All = []Entry{
 	{LogicalID: "AuthFunction", Name: accounts.Name, Build: accounts.New},
 	{LogicalID: "AuditFunction", Name: audit.Name, Build: audit.New},
 	// Prices before market: the emulator test fills the price store with the prices run first.
-	{LogicalID: "PricesFunction", Name: market.PricesName, Build: market.NewPricesFunction,
+	{LogicalID: "PricesFunction", Name: market.PricesName, Build: trading.NewPricesFunction,
 		LocalEvery: func(cfg *config.Config) time.Duration { return cfg.PriceRefreshInterval }},
 	{LogicalID: "MarketFunction", Name: market.MarketName, Build: market.NewMarketFunction},
 	{LogicalID: "TransactionsFunction", Name: transactions.Name, Build: transactions.New},
+	{LogicalID: "OrdersFunction", Name: trading.Name, Build: trading.New},
+	{LogicalID: "PortfolioFunction", Name: portfolio.Name, Build: portfolio.New},
 }
 
 // ByLogicalID finds an entry.

@@ -85,6 +85,25 @@ var invocations = map[string][]expectation{
 		{file: "transactions-stats.json", status: 200},
 		{file: "transactions-get-unknown.json", status: 404, body: map[string]string{"code": "NOT_FOUND"}},
 	},
+	"orders": {
+		{file: "orders-options.json", status: 204, header: map[string]string{"Access-Control-Allow-Origin": testenv.Origin}},
+		{file: "orders-create-market-buy.json", status: 201},
+		{file: "orders-create-market-buy.json", status: 201, header: map[string]string{"Idempotency-Replayed": "true"}},
+		{file: "orders-create-invalid-amount.json", status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
+		{file: "orders-create-limit-sell-insufficient.json", status: 422, body: map[string]string{"code": "INSUFFICIENT_FUNDS"}},
+		{file: "orders-list.json", status: 200},
+		{file: "orders-list-bad-status.json", status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
+		{file: "orders-get-unknown.json", status: 404, body: map[string]string{"code": "NOT_FOUND"}},
+		{file: "orders-cancel-unknown.json", status: 404, body: map[string]string{"code": "NOT_FOUND"}},
+	},
+	"portfolio": {
+		{file: "portfolio-get.json", status: 200},
+		{file: "portfolio-holding-btc.json", status: 200},
+		{file: "portfolio-add-holding.json", status: 201},
+		{file: "portfolio-add-unsupported.json", status: 422, body: map[string]string{"code": "VALIDATION_ERROR"}},
+		{file: "portfolio-remove-eth.json", status: 200},
+		{file: "portfolio-holding-not-held.json", status: 404, body: map[string]string{"code": "NOT_FOUND"}},
+	},
 	"audit": {
 		{file: "audit-list-anonymous.json", status: 401, body: map[string]string{"code": "UNAUTHENTICATED"}},
 		{file: "audit-list.json", status: 200},
@@ -144,7 +163,7 @@ func TestBootstrapsUnderEmulator(t *testing.T) {
 					t.Errorf("%s has no expectation in this test", filepath.Base(f))
 				}
 			}
-			if e.Name == "audit" || e.Name == "transactions" {
+			if e.Name == "audit" || e.Name == "transactions" || e.Name == "orders" || e.Name == "portfolio" {
 				vars["ACCESS_TOKEN"] = mintToken(t, vars["USER_ID"])
 			}
 			bootstrap := rie.BuildFunction(t, e.Package())

@@ -47,6 +47,9 @@ type Change struct {
 	Filter bson.D
 	// Set adds fields to $set in the same update (that marker, say); same restriction.
 	Set bson.D
+	// Unset removes caller fields in the same update (a marker whose purpose ended with this
+	// change, say); same restriction, and a field may not be both set and unset.
+	Unset []string
 }
 
 // condition is "field >= min" on an account field.
@@ -61,6 +64,7 @@ type plan struct {
 	docs      []entryDoc
 	conds     []condition
 	callerIDs []string // entry ids the caller chose (guarded against being pending already)
+	deferred  []string // deferred unsets (UnsetLater, Record) this update carries
 	filter    bson.D
 	update    bson.D
 }
@@ -89,6 +93,7 @@ func (l *Ledger) Apply(ctx context.Context, c Change) ([]Entry, error) {
 	if res.MatchedCount == 0 {
 		return nil, l.explainMiss(ctx, db, c, p)
 	}
+	l.later.sent(c.UserID, p.deferred)
 	l.stepped(stepCommitted)
 	l.flushCommitted(ctx, db, c.UserID, p.docs)
 	return p.entries, nil
@@ -110,6 +115,9 @@ func (l *Ledger) buildChange(c Change) (*plan, error) {
 	}
 	if err := checkExtra(c.Set); err != nil {
 		return nil, fmt.Errorf("set: %w", err)
+	}
+	if err := checkUnset(c.Unset, c.Set); err != nil {
+		return nil, fmt.Errorf("unset: %w", err)
 	}
 
 	now := l.timestamp()
@@ -185,7 +193,7 @@ func (l *Ledger) buildChange(c Change) (*plan, error) {
 			p.conds = append(p.conds, condition{field: d.field, min: -d.v})
 		}
 	}
-	if len(inc) == 0 && len(p.entries) == 0 && len(c.Set) == 0 {
+	if len(inc) == 0 && len(p.entries) == 0 && len(c.Set) == 0 && len(c.Unset) == 0 {
 		return nil, errors.New("the change changes nothing")
 	}
 	inc = append(inc, bson.E{Key: "version", Value: int64(1)})
@@ -196,6 +204,30 @@ func (l *Ledger) buildChange(c Change) (*plan, error) {
 	}
 	set = append(set, c.Set...)
 
+	// $unset: the caller's fields, then the unsets deferred to this account's next update
+	// (UnsetLater, Record) that do not collide with a path this update writes: a collision would
+	// make the update invalid, and the field written now supersedes the deferred unset anyway.
+	written := make([]string, 0, len(set))
+	for _, e := range set {
+		written = append(written, e.Key)
+	}
+	unset := bson.D{}
+	seenUnset := map[string]bool{}
+	for _, f := range c.Unset {
+		if !seenUnset[f] {
+			seenUnset[f] = true
+			unset = append(unset, bson.E{Key: f, Value: ""})
+		}
+	}
+	for _, f := range l.later.pending(c.UserID) {
+		if seenUnset[f] || collides(f, written) {
+			continue
+		}
+		seenUnset[f] = true
+		p.deferred = append(p.deferred, f)
+		unset = append(unset, bson.E{Key: f, Value: ""})
+	}
+
 	p.filter = bson.D{{Key: "_id", Value: c.UserID}}
 	for _, cond := range p.conds {
 		p.filter = append(p.filter, bson.E{Key: cond.field, Value: bson.D{{Key: "$gte", Value: cond.min}}})
@@ -205,6 +237,9 @@ func (l *Ledger) buildChange(c Change) (*plan, error) {
 	}
 	p.filter = append(p.filter, c.Filter...)
 	p.update = bson.D{{Key: "$inc", Value: inc}, {Key: "$set", Value: set}}
+	if len(unset) > 0 {
+		p.update = append(p.update, bson.E{Key: "$unset", Value: unset})
+	}
 	return p, nil
 }
 
@@ -224,6 +259,39 @@ func checkExtra(d bson.D) error {
 		}
 	}
 	return nil
+}
+
+// checkUnset refuses unset fields that checkExtra would refuse, and fields the same change sets
+// (MongoDB rejects an update that sets and unsets one path).
+func checkUnset(fields []string, set bson.D) error {
+	keys := make(bson.D, 0, len(fields))
+	for _, f := range fields {
+		keys = append(keys, bson.E{Key: f})
+	}
+	if err := checkExtra(keys); err != nil {
+		return err
+	}
+	written := make([]string, 0, len(set))
+	for _, e := range set {
+		written = append(written, e.Key)
+	}
+	for _, f := range fields {
+		if collides(f, written) {
+			return fmt.Errorf("field %q is also set", f)
+		}
+	}
+	return nil
+}
+
+// collides reports whether path f is one of paths or an ancestor or descendant of one: two such
+// paths cannot both be operated on in one update.
+func collides(f string, paths []string) bool {
+	for _, p := range paths {
+		if f == p || strings.HasPrefix(f, p+".") || strings.HasPrefix(p, f+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // explainMiss finds out why the update matched nothing, with one read (only on this failure

@@ -27,6 +27,17 @@
 // retried would otherwise apply it twice. Anything that reads the ledger (Entries, Flush) first
 // flushes whatever is pending; Account flushes opportunistically.
 //
+// # The steps one by one (Commit, Record, Settle)
+//
+// A caller with writes of its own can run Apply's steps itself: Commit (step 1, a findAndModify
+// that returns the account, so the caller sees its own fields and entries left pending by earlier
+// changes), Committed.Record (step 2, for those entries too) in parallel with its writes, and
+// step 3 deferred: the account's next update through the same Ledger (Apply, Commit, Settle)
+// carries the $unset of the recorded entries, and of caller fields handed to UnsetLater, instead
+// of a command of its own. That memory is per process and bounded; whatever it forgets stays
+// pending, where every reader and the next Record find it, so forgetting costs nothing but a
+// later flush. The argument below holds for each step taken alone.
+//
 // # Why a crash cannot break the invariant
 //
 // The invariant: for every user and asset, the balance equals the sum of the user's entries in

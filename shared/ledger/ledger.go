@@ -57,6 +57,9 @@ type Ledger struct {
 	// step, when set (tests only), is called after each step of a change so that a test can
 	// inject a failure exactly between two steps.
 	step func(name string)
+
+	// later holds the unsets deferred to each account's next update (see laterSet).
+	later laterSet
 }
 
 // Steps reported to Ledger.step.

@@ -2,6 +2,8 @@ package market
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,6 +43,14 @@ func NewPricesFunction(d *app.Deps) (*lambdahttp.Function, error) {
 	return newPricesFunction(d, nil)
 }
 
+// NewPricesFunctionWithMatcher builds the scheduled prices function with after as the refresher's
+// AfterRefresh hook: it runs after each refresh that stored a price, with every current price (the
+// order matcher's Run; trading.NewPricesFunction passes it). The hook is a plain function so that
+// market needs no import of the trading package, which imports market.
+func NewPricesFunctionWithMatcher(d *app.Deps, after func(ctx context.Context, prices []Price) error) (*lambdahttp.Function, error) {
+	return newPricesFunction(d, after)
+}
+
 func newPricesFunction(d *app.Deps, after func(ctx context.Context, prices []Price) error) (*lambdahttp.Function, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -71,4 +81,57 @@ func newPricesFunction(d *app.Deps, after func(ctx context.Context, prices []Pri
 			return nil
 		},
 	}, nil
+}
+
+// AfterRefreshHook builds, from a function's dependencies, one step that the prices function runs
+// after every refresh that changed a price (RefresherOptions.AfterRefresh), such as the order
+// matcher or the WebSocket price broadcast. A hook is built once per instance at init and must do
+// no I/O there; a build error fails the init.
+type AfterRefreshHook func(d *app.Deps) (func(ctx context.Context, prices []Price) error, error)
+
+// NewPricesFunctionWith returns the builder of the prices function that runs hooks after each
+// refresh, in the order given. Every hook runs even when an earlier one failed (the prices are
+// stored by then, and a broken matcher must not silence the price stream, nor the reverse); their
+// errors are joined into the run's error. Hooks sit in a list rather than in NewPricesFunction so
+// that packages which import market (orders, stream) can add theirs without an import cycle.
+func NewPricesFunctionWith(hooks ...AfterRefreshHook) app.Build {
+	return func(d *app.Deps) (*lambdahttp.Function, error) {
+		steps := make([]func(ctx context.Context, prices []Price) error, 0, len(hooks))
+		for _, h := range hooks {
+			step, err := h(d)
+			if err != nil {
+				return nil, fmt.Errorf("prices: after-refresh hook: %w", err)
+			}
+			steps = append(steps, step)
+		}
+		if len(steps) == 0 {
+			return newPricesFunction(d, nil)
+		}
+		return newPricesFunction(d, func(ctx context.Context, prices []Price) error {
+			errs := make([]error, 0, len(steps))
+			for _, step := range steps {
+				errs = append(errs, step(ctx, prices))
+			}
+			return errors.Join(errs...)
+		})
+	}
+}
+
+// MarshalData encodes prices as the data[] array of GET /api/crypto (the frontend's field names
+// and display strings), for the WebSocket price stream, which must send exactly what the list
+// route sends. The order is kept.
+func MarshalData(prices []Price) ([]byte, error) {
+	data := make([]frontendCoin, len(prices))
+	for i, p := range prices {
+		data[i] = toFrontendCoin(p)
+	}
+	return json.Marshal(data)
+}
+
+// toFrontendCoin is one element of data[].
+func toFrontendCoin(p Price) frontendCoin {
+	return frontendCoin{
+		Symbol: p.Symbol, Name: p.Name, Price: p.Price, Change24h: p.Change24h,
+		MarketCap: billions(p.MarketCap), Volume24h: billions(p.Volume24h),
+	}
 }

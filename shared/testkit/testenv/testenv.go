@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
 	"github.com/cryptovault/serverless/shared/platform/obs"
 	"github.com/cryptovault/serverless/shared/testkit/logbuf"
+	"github.com/cryptovault/serverless/shared/testkit/openapicheck"
 )
 
 // JWTSecret is the static signing key of test configurations.
@@ -122,6 +124,10 @@ func (r Response) JSON(t testing.TB) map[string]any {
 	return m
 }
 
+// ValidateResponses makes Do check every response of an API function against openapi.yaml (see
+// openapicheck). On by default; OPENAPI_CHECK=off turns it off (a function in mid-rewrite).
+var ValidateResponses = os.Getenv("OPENAPI_CHECK") != "off"
+
 // Do sends req to fn as the stage "dev" would (execute-api URL, /dev prefix) and returns the
 // response as the client would receive it.
 func Do(t testing.TB, fn *lambdahttp.Function, req Request) Response {
@@ -148,7 +154,12 @@ func Do(t testing.TB, fn *lambdahttp.Function, req Request) Response {
 		t.Fatalf("WriteResponse: %v", err)
 	}
 	body, _ := io.ReadAll(rec.Result().Body)
-	return Response{Status: rec.Code, Header: rec.Result().Header, Body: body}
+	out := Response{Status: rec.Code, Header: rec.Result().Header, Body: body}
+	if ValidateResponses {
+		openapicheck.Check(t, openapicheck.Exchange{Function: fn.Name, Routes: fn.Routes, Method: req.Method,
+			Target: req.Path, Status: out.Status, Header: out.Header, Body: out.Body})
+	}
+	return out
 }
 
 // JSONHeader is the header set the React frontend sends on every request.

@@ -1,0 +1,188 @@
+package ledger
+
+import (
+	"errors"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/cryptovault/serverless/shared/devdb"
+	"github.com/cryptovault/serverless/shared/money"
+)
+
+// TestCommitRecordSettle walks the split steps: Commit applies the change and returns the account
+// with the caller's fields; Record copies the entries; their clearing rides on the next update
+// (here a second Commit), whose own entries Settle clears at once.
+func TestCommitRecordSettle(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := testCtx(t)
+	e.openAccount(t, "u1")
+
+	const price money.Price = 6_500_012_000_000
+	q, err := money.QuoteBuy(10_000_000, price)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := e.ledger.Commit(ctx, Change{
+		UserID:  "u1",
+		Entries: []Entry{trade(TypeBuy, "BTC", 10_000_000, price, q.Value), fee(int64(q.Fee))},
+		Set:     bson.D{{Key: "marks.o1", Value: "filled"}},
+	})
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if cm.Account.Cash != startCash-q.Total || cm.Account.Holdings["BTC"] != 10_000_000 || len(cm.Entries) != 2 {
+		t.Fatalf("Commit account = %+v, entries %d", cm.Account, len(cm.Entries))
+	}
+	if v, err := cm.Doc.LookupErr("marks", "o1"); err != nil || v.StringValue() != "filled" {
+		t.Fatalf("caller field in Doc = %v, %v", v, err)
+	}
+	if n := len(readAccount(t, e.db, "u1").Pending); n != 2 {
+		t.Fatalf("%d pending after Commit, want 2", n)
+	}
+
+	if err := cm.Record(ctx); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	if n := len(readEntries(t, e.db, "u1")); n != 3 {
+		t.Fatalf("%d entries after Record, want 3", n)
+	}
+	if n := len(readAccount(t, e.db, "u1").Pending); n != 2 {
+		t.Fatalf("%d pending after Record, want 2 (their clearing is deferred)", n)
+	}
+
+	// The next update carries the deferred unsets, and the caller's own Unset.
+	cm2, err := e.ledger.Commit(ctx, Change{UserID: "u1", Entries: []Entry{withdrawal(100)}, Unset: []string{"marks.o1"}})
+	if err != nil {
+		t.Fatalf("second Commit: %v", err)
+	}
+	acc := readAccount(t, e.db, "u1")
+	if len(acc.Pending) != 1 || acc.Pending[cm2.Entries[0].ID] == nil {
+		t.Fatalf("pending after the second Commit = %v, want only its own entry", acc.Pending)
+	}
+	if _, err := cm2.Doc.LookupErr("marks", "o1"); err == nil {
+		t.Fatal("marks.o1 still set after Unset")
+	}
+	if err := cm2.Record(ctx); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	if err := e.ledger.Settle(ctx, "u1"); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	if acc := readAccount(t, e.db, "u1"); len(acc.Pending) != 0 {
+		t.Fatalf("pending after Settle = %v", acc.Pending)
+	}
+	assertInvariant(t, e.db, "u1")
+}
+
+// TestCommitRepairsLeftovers: a Record that fails leaves its entries pending; the next Commit sees
+// them in the account and its Record copies them too, once.
+func TestCommitRepairsLeftovers(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := testCtx(t)
+	e.openAccount(t, "u1")
+	cm, err := e.ledger.Commit(ctx, Change{UserID: "u1", Entries: []Entry{withdrawal(300)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Inject(devdb.Fault{Command: "insert", Times: 1, ErrorCode: 1})
+	if err := cm.Record(ctx); err == nil {
+		t.Fatal("Record succeeded through an injected failure")
+	}
+	cm2, err := e.ledger.Commit(ctx, Change{UserID: "u1", Entries: []Entry{withdrawal(200)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cm2.docs) != 2 {
+		t.Fatalf("second Commit will record %d entries, want its own and the leftover", len(cm2.docs))
+	}
+	if err := cm2.Record(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cm.Record(ctx); err != nil { // a late retry of the first: all duplicates
+		t.Fatal(err)
+	}
+	if err := e.ledger.Settle(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readEntries(t, e.db, "u1")); n != 3 {
+		t.Fatalf("%d entries, want 3", n)
+	}
+	assertInvariant(t, e.db, "u1")
+}
+
+// TestCommitErrors: Commit refuses and explains as Apply does, and changes nothing then.
+func TestCommitErrors(t *testing.T) {
+	e := newTestEnv(t)
+	e.openAccount(t, "u1")
+	marker := bson.D{{Key: "marks.k", Value: bson.D{{Key: "$exists", Value: false}}}}
+	if _, err := e.ledger.Commit(testCtx(t), Change{UserID: "u1", ReserveCash: 1, Filter: marker, Set: bson.D{{Key: "marks.k", Value: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		change Change
+		want   error
+	}{
+		{"no account", Change{UserID: "nobody", Entries: []Entry{withdrawal(1)}}, ErrNoAccount},
+		{"insufficient", Change{UserID: "u1", Entries: []Entry{withdrawal(int64(startCash))}}, ErrInsufficientFunds},
+		{"precondition", Change{UserID: "u1", ReserveCash: 1, Filter: marker, Set: bson.D{{Key: "marks.k", Value: 1}}}, ErrPrecondition},
+		{"set and unset one field", Change{UserID: "u1", ReserveCash: 1, Set: bson.D{{Key: "marks.a", Value: 1}}, Unset: []string{"marks.a"}}, ErrInvalid},
+		{"unset a parent of a set field", Change{UserID: "u1", ReserveCash: 1, Set: bson.D{{Key: "marks.a", Value: 1}}, Unset: []string{"marks"}}, ErrInvalid},
+		{"unset a managed field", Change{UserID: "u1", ReserveCash: 1, Unset: []string{"pending.x"}}, ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := readAccount(t, e.db, "u1")
+			if _, err := e.ledger.Commit(testCtx(t), tt.change); !errors.Is(err, tt.want) {
+				t.Fatalf("Commit error = %v, want %v", err, tt.want)
+			}
+			if after := readAccount(t, e.db, "u1"); after.Version != before.Version {
+				t.Fatal("a refused change moved the version")
+			}
+		})
+	}
+}
+
+// TestUnsetLater: deferred caller fields ride on the next update (Apply here), except one that the
+// update itself writes; invalid fields are refused.
+func TestUnsetLater(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := testCtx(t)
+	e.openAccount(t, "u1")
+	if _, err := e.ledger.Apply(ctx, Change{UserID: "u1", ReserveCash: 1, Set: bson.D{{Key: "marks.a", Value: 1}, {Key: "marks.b", Value: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ledger.UnsetLater("u1", "marks.a", "marks.b"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{{"marks"}, {"cash.x"}, {"$or.x"}, {"pending.x"}} {
+		if err := e.ledger.UnsetLater("u1", bad...); !errors.Is(err, ErrInvalid) {
+			t.Errorf("UnsetLater(%v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	// This update writes marks.b again: that deferred unset is skipped (and kept), marks.a goes.
+	if _, err := e.ledger.Apply(ctx, Change{UserID: "u1", ReserveCash: -1, Set: bson.D{{Key: "marks.b", Value: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Marks map[string]int `bson:"marks"`
+	}
+	if err := e.db.Collection(AccountsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "u1"}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Marks) != 1 || doc.Marks["b"] != 2 {
+		t.Fatalf("marks = %v, want only b = 2", doc.Marks)
+	}
+	if err := e.ledger.Settle(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	doc.Marks = nil
+	if err := e.db.Collection(AccountsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "u1"}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Marks) != 0 {
+		t.Fatalf("marks after Settle = %v", doc.Marks)
+	}
+	assertInvariant(t, e.db, "u1")
+}

@@ -1,0 +1,68 @@
+package portfolio_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/cryptovault/serverless/shared/auth"
+	"github.com/cryptovault/serverless/shared/ledger"
+	"github.com/cryptovault/serverless/shared/portfolio"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
+)
+
+// TestNewFunction: the production wiring (the process's guard and clocks) serves the four routes
+// with their indexes; with no CancelOpenSells (nil: nothing to cancel) a removal still works, and
+// coins that something reserved make it fail safely rather than vanish under an order.
+func TestNewFunction(t *testing.T) {
+	h := newHarness(t)
+	d := h.env.Deps
+	fn, err := portfolio.NewFunction(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRoutes := []string{
+		"DELETE /api/portfolio/holding/{symbol}", "GET /api/portfolio", "GET /api/portfolio/holding/{symbol}",
+		"POST /api/portfolio/holding",
+	}
+	if !slices.Equal(fn.Routes, wantRoutes) || fn.Name != portfolio.Name {
+		t.Errorf("%s routes %v, want %v", fn.Name, fn.Routes, wantRoutes)
+	}
+	names := map[string]bool{}
+	for _, ix := range fn.Indexes {
+		names[ix.Collection] = true
+	}
+	for _, c := range []string{ledger.TransactionsCollection, "idempotency", "audit_logs", auth.SessionsCollection} {
+		if !names[c] {
+			t.Errorf("no index on %s in %+v", c, fn.Indexes)
+		}
+	}
+
+	u := h.newUser("u1")
+	u.adjust("BTC", 100_000_000)
+	u.adjust("ETH", 100_000_000)
+	h.sells.place(t, "u1", "ETH", 1) // a reservation nobody will cancel
+	tok, _, err := d.Auth().Tokens.Issue(context.Background(), "u1", "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, path, token string) testenv.Response {
+		t.Helper()
+		header := testenv.JSONHeader()
+		if token != "" {
+			header.Set("Authorization", "Bearer "+token)
+		}
+		return testenv.Do(t, fn, testenv.Request{Method: method, Path: path, Resource: "/api/portfolio/holding/{symbol}", Header: header})
+	}
+	if p := decodePortfolio(t, send(http.MethodGet, "/api/portfolio", tok)); len(p.Holdings) != 2 {
+		t.Errorf("holdings %+v", p.Holdings)
+	}
+	expect(t, send(http.MethodGet, "/api/portfolio", ""), http.StatusUnauthorized, auth.CodeUnauthenticated)
+	must(t, send(http.MethodDelete, "/api/portfolio/holding/BTC", tok), http.StatusOK)
+	expect(t, send(http.MethodDelete, "/api/portfolio/holding/ETH", tok), http.StatusConflict, portfolio.CodeHoldingChanged)
+	if acc := h.account("u1"); acc.Holdings["BTC"] != 0 || acc.Holdings["ETH"] != 100_000_000 || acc.Available["ETH"] != 99_999_999 {
+		t.Errorf("account %+v", acc)
+	}
+	h.assertInvariant("u1")
+}

@@ -1,0 +1,167 @@
+package portfolio_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/event"
+
+	"github.com/cryptovault/serverless/shared/devdb"
+	"github.com/cryptovault/serverless/shared/market"
+)
+
+// TestRoundTrips counts the database commands of each route and the longest chain of them that
+// ran one after another (the architecture's cost budget: an authenticated read is 1 sequential
+// round trip, +1 command when the per-instance price cache is cold), and fails when either
+// grows. Every command is delayed by the engine's proxy (outside its lock, like network latency),
+// so commands sent in parallel overlap for sure and the chain length is measured, not assumed.
+// The guard's revocation view is loaded first: its refresh is per instance, not per request.
+func TestRoundTrips(t *testing.T) {
+	h := newHarness(t)
+	u := h.newUser("u1")
+	u.adjust("BTC", 100_000_000)
+	expect(t, u.portfolio(), http.StatusOK, "") // loads the revocation view (shared guard)
+	fn := h.function(h.store(market.DefaultCacheTTL))
+
+	h.srv.Inject(devdb.Fault{Delay: 50 * time.Millisecond})
+	t.Cleanup(h.srv.ClearFaults)
+
+	tests := []struct {
+		name  string
+		send  func() int
+		want  string // command names, in any order
+		chain int    // sequential round trips
+	}{
+		// find account ∥ find prices (the cache's first fill).
+		{"GET portfolio, cold price cache", func() int { return u.doOn(fn, http.MethodGet, "/api/portfolio", "", "").Status },
+			"find find", 1},
+		// find account; prices from the cache.
+		{"GET portfolio, warm price cache", func() int { return u.doOn(fn, http.MethodGet, "/api/portfolio", "", "").Status },
+			"find", 1},
+		{"GET holding", func() int { return u.doOn(fn, http.MethodGet, "/api/portfolio/holding/btc", "", "").Status },
+			"find", 1},
+		// find account → update account (commit) → insert entry (flush) → update account (clear
+		// pending) → insert audit.
+		{"POST without key", func() int {
+			return u.doOn(fn, http.MethodPost, "/api/portfolio/holding", addBody("BTC", "1"), "").Status
+		},
+			"find update insert update insert", 5},
+		// insert record → find account → commit → flush insert → flush clear → (update record →
+		// findAndModify removing the marker) ∥ insert audit.
+		{"POST with key", func() int {
+			return u.doOn(fn, http.MethodPost, "/api/portfolio/holding", addBody("BTC", "2"), "rt").Status
+		}, "insert find update insert update update findAndModify insert", 7},
+		// insert record (duplicate) → find record.
+		{"POST replay", func() int {
+			return u.doOn(fn, http.MethodPost, "/api/portfolio/holding", addBody("BTC", "2"), "rt").Status
+		}, "insert find", 2},
+		// find account → (CancelOpenSells: nothing reserved, so the stand-in sends nothing) →
+		// commit → flush insert → flush clear → insert audit.
+		{"DELETE", func() int { return u.doOn(fn, http.MethodDelete, "/api/portfolio/holding/BTC", "", "").Status },
+			"find update insert update insert", 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := h.commands.len()
+			if status := tt.send(); status >= 300 {
+				t.Fatalf("status %d", status)
+			}
+			got := h.commands.since(before)
+			if names := sortedNames(got); names != sorted(strings.Fields(tt.want)) {
+				t.Fatalf("commands %s, want %s", names, tt.want)
+			}
+			if c := chain(got); c != tt.chain {
+				t.Fatalf("%d sequential round trips, want %d (%s)", c, tt.chain, sortedNames(got))
+			}
+			t.Logf("%d commands, %d sequential", len(got), tt.chain)
+		})
+	}
+}
+
+// command is one database command the function's client sent.
+type command struct {
+	name       string
+	start, end time.Time
+}
+
+// commandLog records the database commands of the deps' client, with their timing.
+type commandLog struct {
+	mu   sync.Mutex
+	cmds []command
+	byID map[int64]int
+}
+
+func (c *commandLog) monitor() *event.CommandMonitor {
+	finished := func(id int64) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if i, ok := c.byID[id]; ok {
+			c.cmds[i].end = time.Now()
+			delete(c.byID, id)
+		}
+	}
+	return &event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.byID == nil {
+				c.byID = map[int64]int{}
+			}
+			c.byID[e.RequestID] = len(c.cmds)
+			c.cmds = append(c.cmds, command{name: e.CommandName, start: time.Now()})
+		},
+		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { finished(e.RequestID) },
+		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { finished(e.RequestID) },
+	}
+}
+
+// since returns the commands started after the first n, in start order.
+func (c *commandLog) since(n int) []command {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.cmds[n:])
+}
+
+func (c *commandLog) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.cmds)
+}
+
+// chain is the length of the longest sequence of commands each started after the previous one
+// finished: the sequential round trips. cmds are in start order; a command still running when
+// the request returned cannot be part of a chain behind it, which the zero end time gives.
+func chain(cmds []command) int {
+	depth := make([]int, len(cmds))
+	longest := 0
+	for i, c := range cmds {
+		depth[i] = 1
+		for j := range i {
+			if !cmds[j].end.IsZero() && !cmds[j].end.After(c.start) {
+				depth[i] = max(depth[i], depth[j]+1)
+			}
+		}
+		longest = max(longest, depth[i])
+	}
+	return longest
+}
+
+func sortedNames(cmds []command) string {
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.name
+	}
+	return sorted(names)
+}
+
+// sorted compares command lists regardless of the order of parallel commands.
+func sorted(names []string) string {
+	c := slices.Clone(names)
+	slices.Sort(c)
+	return strings.Join(c, " ")
+}
