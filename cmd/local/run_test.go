@@ -272,4 +272,42 @@ func frontendSession(t *testing.T, url string) {
 	if logs := call("GET", "/api/audit-logs?action=login", "", 200); logs["total"].(float64) < 1 {
 		t.Errorf("audit logs = %v", logs)
 	}
+
+	// The Trade page: market data, a market buy with its exact body, then the Dashboard and the
+	// history page read the result.
+	if market := call("GET", "/api/crypto", "", 200); len(market["data"].([]any)) != 10 {
+		t.Errorf("market data = %v", market)
+	}
+	order := call("POST", "/api/orders", `{"trading_pair":"BTC/USDT","order_type":"market","side":"buy","amount":0.05,"price":65000}`, 201)
+	if o := order["order"].(map[string]any); o["status"] != "filled" || o["amount"] != 0.05 || o["price"] != nil {
+		t.Errorf("order = %v", o)
+	}
+	pf := call("GET", "/api/portfolio", "", 200)["portfolio"].(map[string]any)
+	holdings := pf["holdings"].([]any)
+	if len(holdings) != 1 {
+		t.Fatalf("portfolio = %v", pf)
+	}
+	h := holdings[0].(map[string]any)
+	for _, k := range []string{"amount", "value", "allocation", "change", "price", "available"} {
+		if _, ok := h[k].(float64); !ok {
+			t.Errorf("holding %s = %#v, want a number", k, h[k])
+		}
+	}
+	if _, ok := pf["totalBalance"].(float64); !ok || h["symbol"] != "BTC" || h["amount"] != 0.05 {
+		t.Errorf("portfolio = %v", pf)
+	}
+	txs := call("GET", "/api/transactions?limit=50&offset=0", "", 200)["transactions"].([]any)
+	var buys int
+	for _, tx := range txs {
+		m := tx.(map[string]any)
+		if m["createdAt"] == nil || m["created_at"] == nil {
+			t.Errorf("transaction without createdAt: %v", m)
+		}
+		if m["type"] == "buy" {
+			buys++
+		}
+	}
+	if buys != 1 {
+		t.Errorf("transactions = %v, want one buy", txs)
+	}
 }
