@@ -154,6 +154,7 @@ func (s *Service) fillResting(ctx context.Context, o orderDoc, p money.Price, re
 			return err
 		}
 		res.filled.Add(1)
+		s.countFill(ctx)
 		return s.runNow(ctx, cm, o.UserID, []orderDoc{filled}, func() {
 			s.audit.RecordSystem(ctx, orderEvent(audit.ActionOrderFilled, filled))
 		})

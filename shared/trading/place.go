@@ -135,6 +135,9 @@ func (s *Service) place(ctx context.Context, r *http.Request, bg *sync.WaitGroup
 		if err := s.stepped(stepCommitted); err != nil {
 			return orderDoc{}, err
 		}
+		if o.Status == Filled {
+			s.countFill(ctx)
+		}
 		ev := func() { s.audit.Record(r, orderEvent(audit.ActionOrderCreated, o)) }
 		for _, f := range s.followUps(ctx, cm, userID, []orderDoc{o}, ev) {
 			bg.Go(f)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,12 @@ func TestMarketOrders(t *testing.T) {
 		{"buy one satoshi", marketOrder("buy", "BTC/USD", "0.00000001"),
 			"buy", "65000.12", "0.01", "0.02", 4_000_000 - 3_253_257 + 3_246_755 - 2, 1},
 	}
+	t.Cleanup(func() {
+		// Every fill is an OrdersFilled count for the dashboard (EMF).
+		if n := strings.Count(h.env.Metrics.String(), `"OrdersFilled":1`); n != len(tests) {
+			t.Errorf("OrdersFilled published %d times for %d fills", n, len(tests))
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := u.order(tt.body, "")

@@ -15,6 +15,7 @@ import (
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
+	"github.com/cryptovault/serverless/shared/platform/obs"
 	"github.com/cryptovault/serverless/shared/platform/web"
 )
 
@@ -28,20 +29,23 @@ type Options struct {
 	// PriceMaxAge is PRICE_MAX_AGE: the matcher ignores prices older than this, as trading
 	// refuses them (default market.DefaultMaxAge).
 	PriceMaxAge time.Duration
+	// Metrics receives OrdersFilled (EMF) for the dashboard; nil publishes nothing.
+	Metrics *obs.Metrics
 }
 
 // Service places, reads and cancels orders, and backs the matcher. It is safe for concurrent
 // use, and any number of Services (Lambda instances, the prices function) may work on the same
 // database at once.
 type Service struct {
-	db     func(ctx context.Context) (*mongo.Database, error)
-	prices *market.Store
-	ledger *ledger.Ledger
-	idem   *idempotency.Store
-	audit  *audit.Writer
-	now    func() time.Time
-	log    *slog.Logger
-	maxAge time.Duration
+	db      func(ctx context.Context) (*mongo.Database, error)
+	prices  *market.Store
+	ledger  *ledger.Ledger
+	idem    *idempotency.Store
+	audit   *audit.Writer
+	now     func() time.Time
+	log     *slog.Logger
+	maxAge  time.Duration
+	metrics *obs.Metrics
 
 	// hook, when set (tests only), runs at the named steps (see the step constants) and can
 	// fail or crash the operation exactly there.
@@ -58,7 +62,7 @@ const (
 // reading prices from prices and booking through ledger, idem and audit. It does no I/O.
 func NewService(db func(ctx context.Context) (*mongo.Database, error), prices *market.Store, ledger *ledger.Ledger,
 	idem *idempotency.Store, audit *audit.Writer, o Options) *Service {
-	s := &Service{db: db, prices: prices, ledger: ledger, idem: idem, audit: audit, now: o.Now, log: o.Logger, maxAge: o.PriceMaxAge}
+	s := &Service{db: db, prices: prices, ledger: ledger, idem: idem, audit: audit, now: o.Now, log: o.Logger, maxAge: o.PriceMaxAge, metrics: o.Metrics}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -79,6 +83,9 @@ func NewServiceFor(d *app.Deps, o Options) *Service {
 	}
 	if o.PriceMaxAge <= 0 {
 		o.PriceMaxAge = d.Config.PriceMaxAge
+	}
+	if o.Metrics == nil {
+		o.Metrics = d.Metrics(Name)
 	}
 	db := d.Mongo.Database
 	return NewService(db,
@@ -149,4 +156,14 @@ func (s *Service) stepped(step string) error {
 		return nil
 	}
 	return s.hook(step)
+}
+
+// countFill publishes one OrdersFilled (EMF: a log line, no network call) for the dashboard.
+func (s *Service) countFill(ctx context.Context) {
+	if s.metrics == nil {
+		return
+	}
+	if err := s.metrics.Emit(obs.Metric{Name: "OrdersFilled", Unit: obs.Count, Value: 1}); err != nil {
+		s.log.ErrorContext(ctx, "metric not written", "metric", "OrdersFilled", "error", err.Error())
+	}
 }
