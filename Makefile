@@ -15,11 +15,11 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="$(LDFLAGS)"
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # Logical id in template.yaml -> directory under functions/.
-FUNCTIONS := HealthFunction:health AuthFunction:auth AuditFunction:audit PricesFunction:prices MarketFunction:market TransactionsFunction:transactions OrdersFunction:orders PortfolioFunction:portfolio
+FUNCTIONS := HealthFunction:health AuthFunction:auth AuditFunction:audit PricesFunction:prices MarketFunction:market TransactionsFunction:transactions OrdersFunction:orders PortfolioFunction:portfolio StreamFunction:stream
 
 # Packages with concurrency run under the race detector; the rest without it, to keep
 # `make test` within its time budget on two cores.
-RACE_PKGS := ./shared/devdb/... ./shared/platform/... ./shared/auth/... ./shared/ledger/... ./shared/trading/... ./cmd/local/...
+RACE_PKGS := ./shared/devdb/... ./shared/platform/... ./shared/auth/... ./shared/ledger/... ./shared/trading/...
 
 ENV ?= dev
 ARGS ?=
@@ -52,7 +52,7 @@ run:
 test: lint test-unit test-race
 
 test-unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/shared/devdb|/shared/platform/|/shared/auth|/shared/ledger|/shared/trading|/cmd/local')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/shared/devdb|/shared/platform/|/shared/auth|/shared/ledger|/shared/trading')
 
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)

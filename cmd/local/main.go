@@ -170,6 +170,7 @@ func run(ctx context.Context, f flags, getenv func(string) string, out io.Writer
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	defer mountStream(ctx, gw, deps, ln.Addr().String())() // the price stream at /ws/prices (ws.go); its sockets close before the database
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -16,6 +16,7 @@ import (
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/config"
 	"github.com/cryptovault/serverless/shared/portfolio"
+	"github.com/cryptovault/serverless/shared/stream"
 	"github.com/cryptovault/serverless/shared/trading"
 	"github.com/cryptovault/serverless/shared/transactions"
 )
@@ -48,6 +49,8 @@ var All = []Entry{
 	{LogicalID: "TransactionsFunction", Name: transactions.Name, Build: transactions.New},
 	{LogicalID: "OrdersFunction", Name: trading.Name, Build: trading.New},
 	{LogicalID: "PortfolioFunction", Name: portfolio.Name, Build: portfolio.New},
+	// WebSocket: no REST routes; the local server serves it at /ws/prices (cmd/local/ws.go).
+	{LogicalID: "StreamFunction", Name: stream.Name, Build: stream.New},
 }
 
 // ByLogicalID finds an entry.

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"github.com/cryptovault/serverless/shared/auth"
 	"github.com/cryptovault/serverless/shared/catalog"
 	"github.com/cryptovault/serverless/shared/platform/secrets"
+	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"github.com/cryptovault/serverless/shared/testkit/rie"
 	"github.com/cryptovault/serverless/shared/testkit/smfake"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
@@ -104,6 +108,13 @@ var invocations = map[string][]expectation{
 		{file: "portfolio-remove-eth.json", status: 200},
 		{file: "portfolio-holding-not-held.json", status: 404, body: map[string]string{"code": "NOT_FOUND"}},
 	},
+	"stream": {
+		{file: "stream-connect.json", status: 200},
+		{file: "stream-default-ping.json", status: 200, body: map[string]string{"type": "pong"}},
+		{file: "stream-default-subscribe.json", status: 200, body: map[string]string{"type": "subscribed"}},
+		{file: "stream-default-invalid.json", status: 200, body: map[string]string{"type": "error", "error": "Invalid JSON"}},
+		{file: "stream-disconnect.json", status: 200},
+	},
 	"audit": {
 		{file: "audit-list-anonymous.json", status: 401, body: map[string]string{"code": "UNAUTHENTICATED"}},
 		{file: "audit-list.json", status: 200},
@@ -139,6 +150,17 @@ func (p proxyResponse) header(k string) string {
 func TestBootstrapsUnderEmulator(t *testing.T) {
 	db := testenv.DB(t)
 	sm := smfake.Start(t)
+	// Lambda's Invoke API for the stream's $connect hand-off (an asynchronous self-invocation):
+	// it records the events instead of running them.
+	var handOffs logbuf.Buffer
+	lambdaAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("X-Amz-Invocation-Type") == "Event" && strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
+			handOffs.Write(append(body, '\n'))
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(lambdaAPI.Close)
 	sm.Put("cryptovault/dev/jwt-signing-key", `{"kid":"dev-1","secret":"`+testenv.JWTSecret+`"}`)
 	vars := map[string]string{}
 	prices := filepath.Join(t.TempDir(), "prices.json")
@@ -176,6 +198,7 @@ func TestBootstrapsUnderEmulator(t *testing.T) {
 				"COOKIE_SAMESITE":                  "None",
 				"PRICE_FEED":                       "file:" + prices,
 				"TMPDIR":                           t.TempDir(),
+				"AWS_ENDPOINT_URL_LAMBDA":          lambdaAPI.URL,
 			})
 			for _, want := range invocations[e.Name] {
 				event, err := os.ReadFile(filepath.Join(root, "events", want.file))
@@ -204,6 +227,9 @@ func TestBootstrapsUnderEmulator(t *testing.T) {
 				if secret != "" && strings.Contains(logs, secret) {
 					t.Errorf("a secret (%.8s…) reached the logs", secret)
 				}
+			}
+			if e.Name == "stream" && !strings.Contains(handOffs.String(), `{"stream_task":"initial_prices","connection_id":"L0SM9cOFvHcCIhw="}`) {
+				t.Errorf("$connect handed off no initial_prices task: %q\n%s", handOffs.String(), logs)
 			}
 			if !strings.Contains(logs, `"Healthy":1`) && e.Name == "health" {
 				t.Errorf("the scheduled run wrote no EMF Healthy metric:\n%s", logs)

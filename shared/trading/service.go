@@ -17,6 +17,7 @@ import (
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
 	"github.com/cryptovault/serverless/shared/platform/obs"
 	"github.com/cryptovault/serverless/shared/platform/web"
+	"github.com/cryptovault/serverless/shared/stream"
 )
 
 // Options configures a Service. Zero fields take defaults.
@@ -128,8 +129,8 @@ func NewFunction(d *app.Deps, s *Service, require func(web.HandlerFunc) web.Hand
 // AfterRefresh hook: the catalog's builder for the prices function (market.NewPricesFunction
 // runs without it). Its indexes include the matcher's.
 func NewPricesFunction(d *app.Deps) (*lambdahttp.Function, error) {
-	m := NewMatcher(NewServiceFor(d, Options{}))
-	fn, err := market.NewPricesFunctionWithMatcher(d, m.Run)
+	// The matcher first: fills should not wait for the broadcast to thousands of sockets.
+	fn, err := market.NewPricesFunctionWith(MatcherHook, stream.AfterRefresh)(d)
 	if err != nil {
 		return nil, err
 	}
