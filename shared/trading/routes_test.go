@@ -215,7 +215,12 @@ func TestGetOrder(t *testing.T) {
 	if got["status"] != "open" || got["filled_price"] != nil || got["filled_at"] != nil || got["fee"] != 0.0 || got["total"] != 0.0 {
 		t.Fatalf("open order %v", got)
 	}
-	for _, path := range []string{"/api/orders/" + id[:23] + "0", "/api/orders/not-an-id", "/api/orders/" + id + "x"} {
+	// Another well-formed id: the same but for its last hex digit (which must really differ).
+	last := "0"
+	if id[23] == '0' {
+		last = "1"
+	}
+	for _, path := range []string{"/api/orders/" + id[:23] + last, "/api/orders/not-an-id", "/api/orders/" + id + "x"} {
 		expect(t, u.get(path), http.StatusNotFound, web.CodeNotFound)
 	}
 	expect(t, other.get("/api/orders/"+id), http.StatusNotFound, web.CodeNotFound)
