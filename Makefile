@@ -50,6 +50,7 @@ run:
 
 ## test: lint, then every test (race detector on the concurrent packages)
 test: lint test-unit test-race
+	@command -v $${CHROMIUM:-chromium} >/dev/null 2>&1 || echo "*** WARNING: Chromium not found: the browser test (cmd/local TestBrowserCrossOrigin) was SKIPPED; apt-get install chromium (.ci/run does) ***"
 
 test-unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/shared/devdb|/shared/platform/|/shared/auth|/shared/ledger|/shared/trading')
@@ -66,10 +67,37 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## bench: benchmarks and binary sizes
+## bench: cold start, round trips, handler overhead, bcrypt, throughput, memory -> bench/REPORT.md and charts
 bench: build
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
-	@ls -l build/*/bootstrap
+	cd bench && $(GO) test -count=1 -run='^TestReport$$' -timeout=20m -args -report
+
+## fuzz: every fuzz target (func Fuzz* in a _test.go) for FUZZTIME each, one `go test -fuzz` run
+## per target; FUZZ=regexp picks targets by name. `make test` runs only their seed corpora.
+## Minimizing is bounded too: the API targets run a request per input, and would otherwise spend
+## their time shrinking inputs instead of trying new ones.
+FUZZTIME ?= 20s
+FUZZMINIMIZETIME ?= 5s
+FUZZ ?= .
+.PHONY: fuzz
+fuzz:
+	@for f in $$(grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=.aws-sam '^func Fuzz' . | sort); do \
+		dir=$$(dirname $$f); \
+		for name in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' $$f | grep -E '$(FUZZ)' || true); do \
+			echo "== $$name ($$dir, $(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$dir; \
+		done; \
+	done
+
+## load: a bounded load test of the local server, in-process on loopback (-throttle off,
+## BCRYPT_COST=10): USERS virtual users sign up, log in, trade and read for DURATION, then it
+## prints p50/p95/p99 per route and the 5xx count (must be 0) and checks the ledger invariant.
+## Not part of `make test`. LOADFLAGS passes more (-load.think=15s -load.ramp=20s -load.data=DIR).
+USERS ?= 200
+DURATION ?= 60s
+LOADFLAGS ?=
+.PHONY: load
+load:
+	$(GO) test -tags load -run '^TestLoad$$' -count=1 -v -timeout 30m ./cmd/local -load.users=$(USERS) -load.duration=$(DURATION) $(LOADFLAGS)
 
 ## deploy: sam build && sam deploy for ENV (dev or prod, see samconfig.toml)
 deploy:

@@ -31,6 +31,10 @@ func (s *Service) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if len(fields) > 0 {
 		return web.ValidationError(fields)
 	}
+	// Read before the password changes: a 422 must change nothing.
+	if _, err := bodyDelivery(r); err != nil {
+		return err
+	}
 	u, failures, err := s.lockedUser(r)
 	if err != nil {
 		return err

@@ -18,6 +18,10 @@ func (s *Service) refresh(w http.ResponseWriter, r *http.Request) error {
 	if err := web.DecodeJSON(r, &req); err != nil {
 		return err
 	}
+	// Read before the token rotates: a 422 must change nothing.
+	if _, err := bodyDelivery(r); err != nil {
+		return err
+	}
 	token := req.RefreshToken
 	if token == "" {
 		token, _ = auth.RefreshTokenFromCookie(r)

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/web"
 )
 
@@ -93,7 +94,7 @@ func (w *Writer) record(ctx context.Context, e Event, ip, ua string) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	ctx, cancel := mongodb.Detach(ctx, writeTimeout)
 	defer cancel()
 	if err := w.insert(ctx, e, ip, ua); err != nil {
 		w.log.LogAttrs(ctx, slog.LevelError, "audit write failed",

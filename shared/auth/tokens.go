@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -158,6 +159,11 @@ func (t *Tokens) Verify(ctx context.Context, token string) (Claims, error) {
 	if len(token) > maxTokenLen {
 		return Claims{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
 	}
+	// Only the base64url alphabet and the dots: base64 decoding skips \r and \n, which would give
+	// one token several spellings.
+	if strings.IndexFunc(token, func(c rune) bool { return !isTokenChar(c) }) >= 0 {
+		return Claims{}, fmt.Errorf("%w: a byte outside base64url", ErrInvalidToken)
+	}
 	var ac accessClaims
 	_, err := t.parser.ParseWithClaims(token, &ac, func(tok *jwt.Token) (any, error) {
 		// WithValidMethods has already refused other algorithms; checking the concrete method
@@ -208,6 +214,11 @@ func (t *Tokens) Verify(ctx context.Context, token string) (Claims, error) {
 		IssuedAt:  ac.IssuedAt.UTC(),
 		ExpiresAt: ac.ExpiresAt.UTC(),
 	}, nil
+}
+
+// isTokenChar reports whether c may appear in a compact JWS: base64url or the separating dot.
+func isTokenChar(c rune) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 // newTokenID returns a random jti: 128 bits, enough that two tokens never share one.

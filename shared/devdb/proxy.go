@@ -136,7 +136,17 @@ func (s *Server) handle(req request, up net.Conn, ur *bufio.Reader) ([]byte, err
 		}
 	}
 
-	reply, err := s.roundTrip(req, up, ur)
+	var (
+		reply []byte
+		err   error
+	)
+
+	if parts, ok := splitCreateIndexes(req); ok {
+		reply, err = s.createIndexes(req, parts, up, ur) // works around an engine bug: see createindexes.go
+	} else {
+		reply, err = s.roundTrip(req, up, ur)
+	}
+
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,8 @@ type request struct {
 	requestID  int32
 	command    string // lower-cased first key of the command document
 	moreToCome bool   // the client expects no reply (w:0 write)
+	body       int    // OP_MSG: offset of the body (kind 0) section's document in msg
+	sections   int    // OP_MSG: number of sections
 }
 
 // prepareRequest validates a client message and rewrites it so that the
@@ -189,6 +191,7 @@ func prepareOpMsg(msg []byte, req *request) ([]byte, error) {
 		}
 
 		off += int(size)
+		req.sections++
 	}
 
 	if body < 0 {
@@ -201,6 +204,7 @@ func prepareOpMsg(msg []byte, req *request) ([]byte, error) {
 	}
 
 	req.command = strings.ToLower(name)
+	req.body = body
 
 	return msg, nil
 }
@@ -313,6 +317,12 @@ func errorReply(req request, code int, text string) []byte {
 		panic(err) // static document: cannot happen
 	}
 
+	return docReply(req, doc)
+}
+
+// docReply frames doc as the reply to req in the format the client expects for
+// the request's opcode.
+func docReply(req request, doc []byte) []byte {
 	var body []byte
 	op := uint32(opMsg)
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/web"
 )
 
@@ -106,7 +107,7 @@ func run(r *http.Request, claim *Claim, op Op) (Response, http.Header, error) {
 // report: the response is already decided, and a failed store only means that a retry after
 // InFlightTimeout runs the (re-runnable) operation again.
 func (s *Store) finish(r *http.Request, claim *Claim, status int, body []byte) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), finishTimeout)
+	ctx, cancel := mongodb.Detach(r.Context(), finishTimeout)
 	defer cancel()
 	if err := claim.Finish(ctx, status, body); err != nil {
 		s.log.WarnContext(ctx, "idempotency outcome not stored; a retry runs the operation again",

@@ -8,6 +8,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/cryptovault/serverless/shared/platform/mongodb"
 )
 
 // Apply runs the three steps of a change one after the other. A caller with writes of its own
@@ -97,7 +99,7 @@ func (c *Committed) Record(ctx context.Context) error {
 	if len(c.docs) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	ctx, cancel := mongodb.Detach(ctx, flushTimeout)
 	defer cancel()
 	db, err := c.l.db(ctx)
 	if err != nil {

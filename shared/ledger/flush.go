@@ -11,6 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/cryptovault/serverless/shared/platform/mongodb"
 )
 
 // flushTimeout bounds the flush that follows a commit. It runs even if the request's context
@@ -45,7 +47,7 @@ func (l *Ledger) flushCommitted(ctx context.Context, db *mongo.Database, userID 
 	if len(docs) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	ctx, cancel := mongodb.Detach(ctx, flushTimeout)
 	defer cancel()
 	if err := l.flushEntries(ctx, db, userID, docs); err != nil {
 		l.log.WarnContext(ctx, "ledger entries left pending; the next read flushes them",

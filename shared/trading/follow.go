@@ -8,6 +8,7 @@ import (
 
 	"github.com/cryptovault/serverless/shared/idempotency"
 	"github.com/cryptovault/serverless/shared/ledger"
+	"github.com/cryptovault/serverless/shared/platform/mongodb"
 )
 
 // followUps are the writes that follow an acknowledged account update, none depending on another,
@@ -21,16 +22,15 @@ import (
 // finds it and repeats it (see pendingWrites), and the ledger's readers flush the entries.
 func (s *Service) followUps(ctx context.Context, cm *ledger.Committed, userID string, own []orderDoc, event func()) []func() {
 	writes := s.pendingWrites(ctx, cm, userID, own)
-	detached := context.WithoutCancel(ctx)
 	return []func(){
 		func() {
-			if err := cm.Record(detached); err != nil {
+			if err := cm.Record(ctx); err != nil { // detached by Record
 				s.log.WarnContext(ctx, "trading: ledger entries left pending; the next update or read records them",
 					"user_id", userID, "error", err.Error())
 			}
 		},
 		func() {
-			wctx, cancel := context.WithTimeout(detached, writeTimeout)
+			wctx, cancel := mongodb.Detach(ctx, writeTimeout)
 			defer cancel()
 			if err := s.materialize(wctx, userID, writes); err != nil {
 				s.log.WarnContext(ctx, "trading: order documents left in the account; the next update writes them",

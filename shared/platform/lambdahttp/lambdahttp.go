@@ -82,6 +82,8 @@ func (f *Function) Handle(ctx context.Context, payload json.RawMessage) (any, er
 // refuses) gets a 400 in the envelope instead of the adapter's 504, and the event is converted
 // once, not twice.
 func (f *Function) ServeEvent(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	ctx, cancel := handlerContext(ctx)
+	defer cancel()
 	req, err := f.accessor.EventToRequestWithContext(ctx, ev)
 	if err != nil {
 		f.logger().WarnContext(ctx, "unconvertible API Gateway event", "error", err.Error())
@@ -94,6 +96,25 @@ func (f *Function) ServeEvent(ctx context.Context, ev events.APIGatewayProxyRequ
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("build proxy response: %w", err)
 	}
 	return resp, nil
+}
+
+// ResponseReserve caps the part of an invocation's remaining time (at most a quarter of it) that
+// the handler does not get: its context ends that much before Lambda's deadline, so a request
+// whose database call outlives its time still answers (503 in the envelope, with CORS) instead of
+// being cut off, which API Gateway would turn into a bare 502/504. The writes that follow an
+// outcome (mongodb.Detach) may use the first half of the reserve; the second is the response's.
+const ResponseReserve = time.Second
+
+// handlerContext returns the handler's context for an invocation context: without a deadline (the
+// local server, schedules' callers) it is ctx itself.
+func handlerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	reserve := min(ResponseReserve, time.Until(deadline)/4)
+	ctx = mongodb.WithFollowUpDeadline(ctx, deadline.Add(-reserve/2))
+	return context.WithDeadline(ctx, deadline.Add(-reserve))
 }
 
 func (f *Function) logger() *slog.Logger {

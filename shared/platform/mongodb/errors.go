@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/cryptovault/serverless/shared/platform/web"
@@ -32,11 +33,15 @@ func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
 	}
+	// A cleared pool fails the operations waiting for a connection with an unexported error
+	// that carries no NetworkError label; it is the driver's only RetryablePoolError.
+	var cleared driver.RetryablePoolError
 	return errors.Is(err, ErrUnavailable) ||
 		errors.As(err, &topology.ServerSelectionError{}) ||
 		errors.Is(err, topology.ErrTopologyClosed) ||
 		errors.Is(err, mongo.ErrClientDisconnected) ||
-		mongo.IsNetworkError(err)
+		mongo.IsNetworkError(err) ||
+		(errors.As(err, &cleared) && cleared.Retryable())
 }
 
 // Classify is the web.Classifier for database errors: unreachable → 503 DATABASE_UNAVAILABLE
