@@ -28,7 +28,10 @@ var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome"}
 // findChromium returns the browser to drive, or "" when none is installed. CHROMIUM overrides.
 func findChromium() string {
 	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
+		if p, err := exec.LookPath(p); err == nil {
+			return p
+		}
+		return ""
 	}
 	for _, name := range chromiumNames {
 		if p, err := exec.LookPath(name); err == nil {

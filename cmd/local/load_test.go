@@ -46,7 +46,7 @@ var (
 	loadUsers    = flag.Int("load.users", 200, "virtual users")
 	loadDuration = flag.Duration("load.duration", 60*time.Second, "how long the users keep going after signing up")
 	loadThink    = flag.Duration("load.think", 15*time.Second, "mean think time between a user's requests (uniform in [0, 2×mean]): a person reading the page")
-	loadRamp     = flag.Duration("load.ramp", 20*time.Second, "signups are spread over this time")
+	loadRamp     = flag.Duration("load.ramp", time.Minute, "signups (bcrypt at cost 10, then a login) are spread over this time")
 	loadData     = flag.String("load.data", "", "parent of the temporary data folder (default: "+ramDir+" when the machine has it, else the system temp folder)")
 )
 
