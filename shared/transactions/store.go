@@ -2,88 +2,21 @@ package transactions
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cryptovault/serverless/shared/ledger"
-	"github.com/cryptovault/serverless/shared/money"
 )
 
-// The ledger answers pages of entries but not one entry by id nor totals, so this file reads the
+// The ledger answers entries but not totals, so this file reads the
 // transactions collection itself, in the shape the ledger documents (ledger package doc,
 // "Shapes"). Reads only: every write goes through the ledger.
 
-// entryDoc is a stored ledger entry.
-type entryDoc struct {
-	ID          string    `bson:"_id"`
-	UserID      string    `bson:"user_id"`
-	Type        string    `bson:"type"`
-	Symbol      string    `bson:"symbol"`
-	Amount      int64     `bson:"amount"`
-	Price       *int64    `bson:"price"`
-	Value       int64     `bson:"value"`
-	Description string    `bson:"description"`
-	Status      string    `bson:"status"`
-	OrderID     *string   `bson:"order_id"`
-	CreatedAt   time.Time `bson:"created_at"`
-}
-
-func (d entryDoc) entry() ledger.Entry {
-	e := ledger.Entry{
-		ID: d.ID, UserID: d.UserID, Type: ledger.EntryType(d.Type), Symbol: d.Symbol, Amount: d.Amount,
-		Value: money.USD(d.Value), Description: d.Description, Status: d.Status, CreatedAt: d.CreatedAt.UTC(),
-	}
-	if d.Price != nil {
-		p := money.Price(*d.Price)
-		e.Price = &p
-	}
-	if d.OrderID != nil {
-		e.OrderID = *d.OrderID
-	}
-	return e
-}
-
-// entry returns the user's entry id; ok is false when there is none (or it is another user's).
-// Reading flushes pending entries first; here the flush runs beside the lookup instead of before
-// it, so a hit costs one round trip of latency, and only a miss — the entry may have been pending
-// — looks again once the flush is done.
+// entry returns the user's entry id (see ledger.Entry).
 func (s *service) entry(ctx context.Context, userID, id string) (ledger.Entry, bool, error) {
-	var (
-		wg       sync.WaitGroup
-		flushErr error
-	)
-	wg.Go(func() { flushErr = s.ledger.Flush(ctx, userID) })
-	e, ok, err := s.findEntry(ctx, userID, id)
-	wg.Wait()
-	if err != nil || ok {
-		return e, ok, err
-	}
-	if flushErr != nil {
-		return ledger.Entry{}, false, flushErr
-	}
-	return s.findEntry(ctx, userID, id)
-}
-
-func (s *service) findEntry(ctx context.Context, userID, id string) (ledger.Entry, bool, error) {
-	db, err := s.db(ctx)
-	if err != nil {
-		return ledger.Entry{}, false, err
-	}
-	var d entryDoc
-	err = db.Collection(ledger.TransactionsCollection).
-		FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "user_id", Value: userID}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return ledger.Entry{}, false, nil
-	}
-	if err != nil {
-		return ledger.Entry{}, false, fmt.Errorf("transactions: find entry: %w", err)
-	}
-	return d.entry(), true, nil
+	return s.ledger.Entry(ctx, userID, id)
 }
 
 // sumByType returns the sum of the amounts of the user's entries of the given types, per type,
