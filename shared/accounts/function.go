@@ -16,7 +16,7 @@ import (
 func New(d *app.Deps) (*lambdahttp.Function, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	m, err := d.Mailer(ctx)
+	m, err := newMailer(ctx, d)
 	if err != nil {
 		return nil, err
 	}

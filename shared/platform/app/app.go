@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -40,7 +42,6 @@ type Deps struct {
 	metricsOut io.Writer
 	outboxDir  string
 	auth       authOnce
-	mail       mailOnce
 }
 
 // Options are the process-specific parts of building Deps.
@@ -58,6 +59,11 @@ type Options struct {
 	OutboxDir string
 }
 
+// OutboxDir is the folder where MAILER=log writes messages (Options.OutboxDir or its default).
+// The mailer itself is built by the function that sends mail (shared/accounts), so the SES
+// client is linked into that function's binary only.
+func (d *Deps) OutboxDir() string { return d.outboxDir }
+
 // New builds the dependencies and warms them within ctx: the Mongo connection and the JWT keys
 // are fetched in parallel, since both may be a Secrets Manager round trip. Neither failing is
 // fatal: the function starts, and requests that need the missing piece get a 503 until it is back.
@@ -69,6 +75,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Deps, error) {
 	d := &Deps{Config: cfg, Logger: log, metricsOut: o.MetricsOut, outboxDir: o.OutboxDir}
 	if d.metricsOut == nil {
 		d.metricsOut = io.Discard
+	}
+	if d.outboxDir == "" {
+		d.outboxDir = filepath.Join(os.TempDir(), "cryptovault-outbox")
 	}
 
 	if cfg.MongoSecretARN != "" || cfg.JWTSecretARN != "" || cfg.CoinGeckoKeySecretARN != "" {
