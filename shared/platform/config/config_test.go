@@ -106,6 +106,9 @@ func TestLoadProblems(t *testing.T) {
 		{"bad interval", map[string]string{"PRICE_REFRESH_INTERVAL": "soon"}, []string{"PRICE_REFRESH_INTERVAL"}},
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL"}},
 		{"bad db name", map[string]string{"MONGODB_DATABASE": "a.b"}, []string{"MONGODB_DATABASE"}},
+		{"db name too long", map[string]string{"MONGODB_DATABASE": strings.Repeat("a", 64)}, []string{"MONGODB_DATABASE"}},
+		{"secret name too long", map[string]string{"JWT_SECRET_ARN": strings.Repeat("s", 513)}, []string{"JWT_SECRET_ARN"}},
+		{"arn with a short account", map[string]string{"JWT_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1234:secret:jwt"}, []string{"JWT_SECRET_ARN"}},
 		{"several at once", map[string]string{"CORS_ORIGINS": "*", "LOG_LEVEL": "loud", "BCRYPT_COST": "99"},
 			[]string{"CORS_ORIGINS", "LOG_LEVEL", "BCRYPT_COST"}},
 	}
@@ -177,5 +180,30 @@ func TestSummaryRedactsSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, "mongodb+srv://[redacted]") || !strings.Contains(out, "static key [redacted]") {
 		t.Errorf("summary does not say where secrets come from: %s", out)
+	}
+}
+
+// TestIdentifierLimits pins the length limits that the patterns leave to Go code.
+func TestIdentifierLimits(t *testing.T) {
+	arn := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:" + strings.Repeat("k", 600)
+	tests := []struct {
+		name  string
+		valid func(string) bool
+		in    string
+		want  bool
+	}{
+		{"db name 63", validDBName, strings.Repeat("a", 63), true},
+		{"db name 64", validDBName, strings.Repeat("a", 64), false},
+		{"db name empty", validDBName, "", false},
+		{"secret name 512", validSecretID, strings.Repeat("s", 512), true},
+		{"secret name 513", validSecretID, strings.Repeat("s", 513), false},
+		{"long arn", validSecretID, arn, true},
+		{"name with colon", validSecretID, "arn:not-an-arn", false},
+		{"empty secret id", validSecretID, "", false},
+	}
+	for _, tt := range tests {
+		if got := tt.valid(tt.in); got != tt.want {
+			t.Errorf("%s: valid = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -27,7 +27,7 @@ func Load(mode Mode, getenv func(string) string) (*Config, error) {
 		l.problem("MONGODB_URI", "must be a mongodb:// or mongodb+srv:// connection string")
 	}
 	c.MongoDatabase = l.str("MONGODB_DATABASE", "cryptovault")
-	if c.MongoDatabase != "" && !dbName.MatchString(c.MongoDatabase) {
+	if c.MongoDatabase != "" && !validDBName(c.MongoDatabase) {
 		l.problem("MONGODB_DATABASE", "must be 1-63 letters, digits, '_' or '-'")
 	}
 
@@ -69,7 +69,7 @@ func Load(mode Mode, getenv func(string) string) (*Config, error) {
 		l.problem("PRICE_FEED", "must be simulated, coingecko or file:PATH")
 	}
 	c.CoinGeckoKeySecretARN = getenv("COINGECKO_API_KEY_SECRET_ARN")
-	if c.CoinGeckoKeySecretARN != "" && !secretID.MatchString(c.CoinGeckoKeySecretARN) {
+	if c.CoinGeckoKeySecretARN != "" && !validSecretID(c.CoinGeckoKeySecretARN) {
 		l.problem("COINGECKO_API_KEY_SECRET_ARN", "must be a Secrets Manager ARN or name")
 	}
 	c.PriceRefreshInterval = l.duration("PRICE_REFRESH_INTERVAL", 10*time.Second)
@@ -83,11 +83,26 @@ func Load(mode Mode, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
+// The patterns repeat with + and the length limits are checked in Go: a counted repetition such
+// as {1,512} compiles into that many copies of its class, which cost every cold start about a
+// millisecond at package initialisation (the functions' largest init).
 var (
-	dbName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
-	// secretID accepts a Secrets Manager ARN or secret name (the API takes either).
-	secretID = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$`)
+	dbName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	// secretID accepts a Secrets Manager ARN or secret name (the API takes either). A name
+	// cannot contain ':', so anything starting with "arn:" matched the ARN branch.
+	secretID = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]+)$`)
 )
+
+const (
+	maxDBNameLen     = 63
+	maxSecretNameLen = 512
+)
+
+func validDBName(s string) bool { return len(s) <= maxDBNameLen && dbName.MatchString(s) }
+
+func validSecretID(s string) bool {
+	return secretID.MatchString(s) && (strings.HasPrefix(s, "arn:") || len(s) <= maxSecretNameLen)
+}
 
 // loader collects problems while reading variables, so Load can report them all at once.
 type loader struct {
@@ -148,7 +163,7 @@ func (l *loader) valueOrSecret(valueName, arnName string) (value, arn string) {
 		return "", ""
 	case value == "" && arn == "" && l.mode == Lambda:
 		l.problem(valueName, "is required (or "+arnName+")")
-	case arn != "" && !secretID.MatchString(arn):
+	case arn != "" && !validSecretID(arn):
 		l.problem(arnName, "must be a Secrets Manager ARN or name")
 		arn = ""
 	}
