@@ -62,8 +62,9 @@ const initBudget = 3 * time.Second
 // Main is the stream bootstrap's whole main: app.Main's steps (configuration, dependencies,
 // indexes beside the first invocations, SIGTERM hook) with the Handler as the entry point,
 // because lambdahttp.Function has no WebSocket dispatch. The function invokes itself for the
-// initial_prices task: AWS_LAMBDA_FUNCTION_NAME is its own name, and AWS_ENDPOINT_URL_LAMBDA (as
-// for the SDK's clients) may point the call elsewhere.
+// initial_prices task: AWS_LAMBDA_FUNCTION_NAME is its own name, and AWS_ENDPOINT_URL_LAMBDA or
+// AWS_ENDPOINT_URL may point the call elsewhere, by the same rules as the SDK's clients
+// (awsconfig.Endpoint).
 func Main() {
 	boot := obs.NewLogger(os.Stdout, slog.LevelInfo, slog.String("function", Name))
 	cfg, err := config.Load(config.Lambda, os.Getenv)
@@ -83,7 +84,12 @@ func Main() {
 	}
 	var initial Invoker
 	if self := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); self != "" {
-		initial = NewLambdaInvoker(awsconfig.Load, self, os.Getenv("AWS_ENDPOINT_URL_LAMBDA"))
+		endpoint, err := awsconfig.Endpoint("Lambda")
+		if err != nil {
+			log.Error("init failed: " + err.Error())
+			os.Exit(1)
+		}
+		initial = NewLambdaInvoker(awsconfig.Load, self, endpoint)
 	} else {
 		log.Warn("init: AWS_LAMBDA_FUNCTION_NAME is not set; clients get prices from the first update only")
 	}

@@ -3,7 +3,6 @@ package stream_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +30,7 @@ func (r *recorder) PostToConnection(_ context.Context, id string, data []byte) e
 
 // TestPricesFunctionBroadcasts runs the prices function as its bootstrap builds it, with the
 // stream's after-refresh hook: in AWS the update reaches the connection through the management
-// API with the SDK's default configuration chain (region and credentials from the environment);
+// API with awsconfig's configuration (region and credentials from the environment);
 // on the local server it reaches the local endpoint and never leaves the process.
 func TestPricesFunctionBroadcasts(t *testing.T) {
 	tests := []struct {
@@ -40,11 +39,9 @@ func TestPricesFunctionBroadcasts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.environment, func(t *testing.T) {
 			fake := wsfake.Start(t)
-			none := filepath.Join(t.TempDir(), "none")
 			for k, v := range map[string]string{
 				"AWS_REGION": wsfake.Region, "AWS_ACCESS_KEY_ID": wsfake.AccessKeyID, "AWS_SECRET_ACCESS_KEY": wsfake.SecretAccessKey,
-				"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none,
-				"AWS_EC2_METADATA_DISABLED": "true",
+				"AWS_SESSION_TOKEN": "",
 			} {
 				t.Setenv(k, v)
 			}

@@ -28,8 +28,8 @@ type LambdaInvoker struct {
 }
 
 // NewLambdaInvoker invokes function (a name or ARN: the stream function's own,
-// AWS_LAMBDA_FUNCTION_NAME). endpoint overrides the Lambda endpoint (AWS_ENDPOINT_URL_LAMBDA, as
-// for the SDK's clients; tests point it at a local server); "" uses
+// AWS_LAMBDA_FUNCTION_NAME). endpoint overrides the Lambda endpoint (awsconfig.Endpoint: the
+// variables the SDK's clients honour; tests point it at a local server); "" uses
 // https://lambda.{region}.amazonaws.com. load is called on first use.
 func NewLambdaInvoker(load func(ctx context.Context) (aws.Config, error), function, endpoint string) *LambdaInvoker {
 	return &LambdaInvoker{client: newAWSClient(load, 2), function: function, endpoint: strings.TrimSuffix(endpoint, "/")}

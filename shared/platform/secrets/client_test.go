@@ -3,7 +3,6 @@ package secrets_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,23 +11,17 @@ import (
 )
 
 // isolateAWSEnv gives NewClient a predictable environment: fake static
-// credentials, no shared config files, no IMDS, no endpoint override.
+// credentials and no endpoint override (awsconfig reads nothing but environment variables).
 func isolateAWSEnv(t *testing.T, region string) {
-	dir := t.TempDir()
 	for k, v := range map[string]string{
-		"AWS_REGION":                       region,
-		"AWS_DEFAULT_REGION":               "",
-		"AWS_ACCESS_KEY_ID":                "AKIDTEST",
-		"AWS_SECRET_ACCESS_KEY":            "test-secret-key",
-		"AWS_SESSION_TOKEN":                "",
-		"AWS_PROFILE":                      "",
-		"AWS_CONFIG_FILE":                  filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE":      filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED":        "true",
-		"AWS_ENDPOINT_URL":                 "",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": "",
-		"AWS_MAX_ATTEMPTS":                 "",
-		"AWS_RETRY_MODE":                   "",
+		"AWS_REGION":                          region,
+		"AWS_DEFAULT_REGION":                  "",
+		"AWS_ACCESS_KEY_ID":                   "AKIDTEST",
+		"AWS_SECRET_ACCESS_KEY":               "test-secret-key",
+		"AWS_SESSION_TOKEN":                   "",
+		"AWS_ENDPOINT_URL":                    "",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER":    "",
+		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "",
 	} {
 		t.Setenv(k, v)
 	}

@@ -107,11 +107,11 @@ type Process struct {
 //   - AWS_LAMBDA_FUNCTION_NAME: DefaultFunctionName
 //   - AWS_LAMBDA_FUNCTION_TIMEOUT: DefaultTimeout
 //   - AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN: fake
-//     values. Lambda always sets these. Without them the AWS SDK's
-//     credential chain would fall through to the EC2 metadata address,
-//     which is off this machine.
-//   - AWS_EC2_METADATA_DISABLED=true, for the same reason. Lambda has no
-//     IMDS either.
+//     values. Lambda always sets these, and the functions read their
+//     credentials from nothing else (shared/platform/awsconfig).
+//   - AWS_EC2_METADATA_DISABLED=true: Lambda has no instance metadata
+//     service; kept so that a binary that still linked the SDK's credential
+//     chain could not reach for it from this machine.
 func Start(t testing.TB, bootstrap string, env map[string]string) *Process {
 	t.Helper()
 	bootstrap, err := filepath.Abs(bootstrap)
