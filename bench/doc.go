@@ -7,9 +7,11 @@
 //     TestRoundTripBudgets, runs in `make test`);
 //   - the in-process handler path against a bare API Gateway handler;
 //   - bcrypt and login latency per cost on one core, and the auth function's memory size;
-//   - throughput of the local server on the embedded database, and a warm function's memory.
+//   - throughput of the local server on the embedded database, and a warm function's memory;
+//   - Mongo connections of 50 function instances at once, against the README's connection
+//     arithmetic (TestConnectionsUnderLoad runs in `make test` with shorter loads).
 //
-// `make bench` runs TestReport with -report; without that flag only the budget test runs. Every
+// `make bench` runs TestReport with -report; without that flag the budget and connection tests run. Every
 // figure is reported as a ratio against a baseline measured in the same run, because absolute
 // times on a shared machine are noise. The code lives in _test files: it drives the emulator
 // harness (shared/testkit/rie), which needs a testing.TB, and it must never be linked into a

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cryptovault/serverless/shared/catalog"
+	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/samtemplate"
 )
 
@@ -40,10 +41,11 @@ type report struct {
 	bcrypt     []bcryptResult
 	model      memoryModel
 	loadRuns   []loadResult
+	conns      []connResult
 	memorySize map[string]int // MemorySize per function name, from template.yaml
 }
 
-// TestReport runs every measurement of issue 8 (items 1–5) and writes REPORT.md and the charts
+// TestReport runs every measurement of issue 8 (items 1–6) and writes REPORT.md and the charts
 // next to this file. make bench runs it; it takes a few minutes.
 func TestReport(t *testing.T) {
 	if !*reportFlag {
@@ -105,6 +107,10 @@ func TestReport(t *testing.T) {
 
 	done = step("throughput of the local server")
 	rep.loadRuns = measureThroughput(t, root, e.pricesFile, *workersFlag, *durationFlag)
+	done()
+
+	done = step("Mongo connections of 50 instances")
+	rep.conns = measureConnections(t, connLoads(*durationFlag))
 	done()
 
 	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
@@ -259,6 +265,10 @@ func (r *report) headlines() string {
 		mix.rps(), ratio(mix.rps(), bare.rps()))
 	fmt.Fprintf(&b, "  memory: least headroom %s, %d MB for a %.1f MiB peak = %.1f× (target ≥ 2×)\n",
 		mem.name, mem.memoryMB, float64(mem.peakKB)/1024, headroom)
+	for _, c := range r.conns {
+		fmt.Fprintf(&b, "  connections, %s: engine peak %d (bound %d), pools %d (bound %d), %d per instance at most: %s\n",
+			c.name, c.serverPeak, c.serverBound(), c.poolPeakTotal, c.poolBound(), c.poolPeakMax, status(len(c.problems()) == 0))
+	}
 	return b.String()
 }
 
@@ -317,8 +327,10 @@ func (r *report) markdown() string {
 		mix.workers, mix.rps(), ratio(mix.rps(), bare.rps()), ms(mix.p99))
 	p("| 5 | Lambda memory / peak RSS of a warm instance (least headroom) | — | %s: %d MB / %.1f MiB = %.1f× | ≥ 2× | %s |",
 		mem.name, mem.memoryMB, float64(mem.peakKB)/1024, headroom, status(headroom >= 2))
-	p("")
-	p("Issue 8 item 6 (Mongo connections under 50 simulated instances) is not part of this report.")
+	for _, c := range r.conns {
+		p("| 6 | Mongo connections, %d instances, %s | instances × maxPoolSize = %d | pools %d, engine %d | pools ≤ %d, engine ≤ %d | %s |",
+			c.instances, c.name, c.poolBound(), c.poolPeakTotal, c.serverPeak, c.poolBound(), c.serverBound(), status(len(c.problems()) == 0))
+	}
 	p("")
 
 	// 1. Cold start.
@@ -418,18 +430,19 @@ func (r *report) markdown() string {
 	p("")
 	if bin.binary > maxBinarySize {
 		p("**Binary size: missed by up to %.0f KiB (%.1f %%).** The zips are well inside 5 MiB, so the deployment", float64(bin.binary-maxBinarySize)/1024, 100*float64(bin.binary-maxBinarySize)/maxBinarySize)
-		p("limit and download time are not at stake; the 12 MiB line is. Why: `awsconfig.Load` calls")
-		p("`config.LoadDefaultConfig`, which links the SDK's whole credential chain (SSO, SSO-OIDC, STS, sign-in,")
-		p("IMDS, shared config files) although Lambda hands a function its credentials in environment variables;")
-		p("the Mongo driver brings its zstd compressor and SCRAM's stringprep tables, and auth adds the SES client.")
-		p("What would close it: on Lambda, build the `aws.Config` from the environment (region, the three")
-		p("credential variables, `AWS_ENDPOINT_URL_*`) instead of `LoadDefaultConfig`, keeping the default chain")
-		p("for the local server (a build tag). Measured once as an experiment on a copy of the tree, that took")
-		p("auth from 12.63 to 11.13 MiB, health from 11.94 to 10.19 and orders from 12.38 to 10.69 (about")
-		p("1.5–1.8 MiB each): every function under 12 MiB. It is not done here because it changes how every")
-		p("client finds credentials and endpoints and needs its own tests.")
+		p("limit and download time are not at stake; the 12 MiB line is. Look for a new dependency with")
+		p("`go list -deps ./functions/<name>` and `go tool nm -size -sort size` on the bootstrap.")
 		p("")
 	}
+	p("What is in a bootstrap: the Mongo driver (with its zstd and snappy compressors and SCRAM's stringprep")
+	p("tables), the Secrets Manager client, net/http and crypto; auth adds the SES client and bcrypt. Two")
+	p("changes brought every function under 12 MiB (the first version of this report had six of nine at")
+	p("12.0–12.7 MiB): the AWS configuration is built from the environment variables Lambda sets")
+	p("(`shared/platform/awsconfig`) instead of the SDK's `config.LoadDefaultConfig`, whose credential chain")
+	p("(SSO, STS, sign-in, IMDS, shared files) added 1.6–1.8 MiB to each; and the mailer is built by the auth")
+	p("function alone, so the SES client (0.3–0.4 MiB) is no longer in the other eight.")
+	p("`TestLambdaBinariesLinkOnlyWhatTheyNeed` (`shared/catalog`) keeps the credential chain out.")
+	p("")
 
 	// 2. Round trips.
 	p("## 2. Round trips per endpoint")
@@ -591,7 +604,57 @@ func (r *report) markdown() string {
 	p("")
 	p("Memory is not what sizes these functions: every MemorySize is at least %.0f× its function's peak.", math.Floor(headroom))
 	p("The auth function's size is set by bcrypt's CPU (section 4), not by its memory.")
+	p("")
+	r.connectionsSection(p)
 	return b.String()
+}
+
+// connectionsSection is section 6: the Mongo connections of 50 simulated instances.
+func (r *report) connectionsSection(p func(string, ...any)) {
+	p("## 6. Mongo connections of 50 instances")
+	p("")
+	p("%d function instances (orders, transactions and portfolio, each built as its `main` builds it: its", connInstances)
+	p("own Mongo client with the production settings, `maxPoolSize` %d, and its own init, index creation", mongodb.DefaultMaxPoolSize)
+	p("included) on one embedded database of their own, serving %d users concurrently for %v per load.", connUsers, *durationFlag)
+	p("**engine** is the most client connections open at once at the database (the engine's proxy counts")
+	p("them from accept to close: pools and the driver's monitoring connections), from the instances' init")
+	p("to the end of the load; **pools** sums each instance's peak of open pool connections (the driver's")
+	p("pool events). The bounds are the README's connection arithmetic, computed from the same constants:")
+	p("instances × `maxPoolSize` for the pools, instances × (`maxPoolSize` + %d monitoring) for the engine.", mongodb.MonitoringConnsPerServer)
+	p("`TestConnectionsUnderLoad` (in `make test`, shorter loads) fails when a bound is exceeded.")
+	p("")
+	p("| load | requests | failed (503) | engine at start | engine peak | bound | pools peak | bound | most per instance | most checked out | created | longest wait (ms) | status |")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, c := range r.conns {
+		p("| %s | %d | %d (%d) | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s |", c.name, c.requests, c.errors, c.unavailable,
+			c.serverStart, c.serverPeak, c.serverBound(), c.poolPeakTotal, c.poolBound(), c.poolPeakMax, c.checkedOutMax, c.created,
+			ms(c.maxWait), status(len(c.problems()) == 0))
+	}
+	p("")
+	p("![connections](connections.png)")
+	p("")
+	ok := true
+	for _, c := range r.conns {
+		for _, pr := range c.problems() {
+			p("- **%s**: %s.", c.name, pr)
+			ok = false
+		}
+	}
+	if !ok {
+		p("")
+		p("**Missed in this run**: the list above names each bound exceeded.")
+		p("")
+		return
+	}
+	p("What the figures say. The instances' init leaves most of a pool open (index creation beside the")
+	p("first invocations runs several `createIndexes` at once), and idle connections stay for 60 s, so")
+	p("even one request at a time per instance reaches the pool's size in places; never more. With four")
+	p("reads at once per instance, more than a Lambda instance ever serves, requests wait for a")
+	p("connection instead of opening a sixth. The engine sees one monitoring connection per instance (the")
+	p("driver polls in a FaaS environment); the README counts two, a margin for drivers that stream.")
+	p("In AWS, the same arithmetic with the template's reserved concurrency bounds one environment's")
+	p("connections to the primary (README: \"Reserved concurrency and Atlas connections\",")
+	p("`TestReservedConcurrencyFitsAtlas` and `TestReadmeConnectionArithmetic` in `shared/samtemplate`).")
 }
 
 func authVerdict(chosen, inTemplate int) string {
@@ -714,6 +777,7 @@ func (r *report) charts() error {
 			series: []series{{"", rps}}},
 		{file: "memory.png", title: "Warm instance memory", ylabel: "MiB", names: memNames,
 			series: []series{{"peak RSS", peaks}, {"MemorySize / 2 (target: peak below)", halves}}},
+		r.connectionsChart(),
 	}
 	for _, c := range charts {
 		if err := c.save(); err != nil {
@@ -721,4 +785,19 @@ func (r *report) charts() error {
 		}
 	}
 	return nil
+}
+
+// connectionsChart draws section 6: peaks against their bounds, per load.
+func (r *report) connectionsChart() chart {
+	var names []string
+	var engine, engineBound, pools, poolBound []float64
+	for _, c := range r.conns {
+		names = append(names, strings.SplitN(c.name, " (", 2)[0])
+		engine = append(engine, float64(c.serverPeak))
+		engineBound = append(engineBound, float64(c.serverBound()))
+		pools = append(pools, float64(c.poolPeakTotal))
+		poolBound = append(poolBound, float64(c.poolBound()))
+	}
+	return chart{file: "connections.png", title: fmt.Sprintf("Mongo connections, %d instances", connInstances), ylabel: "connections", names: names,
+		series: []series{{"engine peak", engine}, {"engine bound", engineBound}, {"pools peak", pools}, {"pools bound", poolBound}}}
 }

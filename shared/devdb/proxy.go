@@ -33,6 +33,9 @@ func (s *Server) acceptLoop() {
 			continue
 		}
 
+		// Counted here, not in serveConn, so that a connection is open in the
+		// counts from the moment Accept returned it until it is closed.
+		s.connOpened()
 		s.wg.Add(1)
 
 		go s.serveConn(c)
@@ -46,6 +49,7 @@ func (s *Server) acceptLoop() {
 // which the driver sees as a network error and answers by reconnecting.
 func (s *Server) serveConn(client net.Conn) {
 	defer s.wg.Done()
+	defer s.connClosed() // after the close below: deferred calls run last-in first-out
 
 	up, err := s.dialUpstream(client)
 	if err != nil {

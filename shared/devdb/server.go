@@ -63,6 +63,9 @@ type Server struct {
 
 	countMu sync.Mutex
 	counts  map[string]int
+
+	connMu sync.Mutex
+	conn   ConnStats
 }
 
 // engine is one run of FerretDB.
@@ -341,4 +344,51 @@ func (s *Server) CommandCounts() map[string]int {
 	}
 
 	return m
+}
+
+// ConnStats counts the client connections the proxy has accepted: what a
+// MongoDB server reports as its current connections, to check a connection
+// budget against.
+type ConnStats struct {
+	// Open is how many client connections are open now.
+	Open int
+	// Peak is the most that were open at once since Start or the last
+	// ResetConnPeak.
+	Peak int
+	// Accepted is how many were accepted since Start.
+	Accepted int
+}
+
+// ConnStats returns the proxy's connection counts.
+func (s *Server) ConnStats() ConnStats {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+
+	return s.conn
+}
+
+// ResetConnPeak lowers Peak to the connections open now, so that a
+// measurement's peak is its own and not that of the setup before it.
+func (s *Server) ResetConnPeak() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+
+	s.conn.Peak = s.conn.Open
+}
+
+// connOpened and connClosed bracket the life of one client connection.
+func (s *Server) connOpened() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+
+	s.conn.Open++
+	s.conn.Accepted++
+	s.conn.Peak = max(s.conn.Peak, s.conn.Open)
+}
+
+func (s *Server) connClosed() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+
+	s.conn.Open--
 }

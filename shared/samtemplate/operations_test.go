@@ -16,12 +16,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cryptovault/serverless/shared/catalog"
+	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/obs"
 	"github.com/cryptovault/serverless/shared/samtemplate"
 )
 
 const (
 	samconfigPath = "../../samconfig.toml"
+	readmePath    = "../../README.md"
 	alarmTopicID  = "AlarmTopic"
 	typeAlarm     = "AWS::CloudWatch::Alarm"
 	typeDashboard = "AWS::CloudWatch::Dashboard"
@@ -75,35 +78,170 @@ func paramDefault(t *testing.T, tpl *samtemplate.Template, name, want string) {
 // ---------------------------------------------------------------------------------------------
 
 // mongoConnsPerInstance is what one Lambda instance can hold open on the primary: the driver's
-// pool (maxPoolSize 5, shared/platform/mongodb) plus its monitoring connections to that server
-// (one when it polls, as in Lambda; two when it streams: heartbeat and RTT; counted as two).
-const mongoConnsPerInstance = 5 + 2
+// pool plus its monitoring connections to that server (one when it polls, as in Lambda; two when
+// it streams: heartbeat and RTT; counted as two), both as the warm client sets them.
+const mongoConnsPerInstance = mongodb.DefaultMaxPoolSize + mongodb.MonitoringConnsPerServer
 
-// atlasConnectionBudget is the share of an Atlas M10's per-node limit (1,500) one environment
-// may plan for: half, leaving the rest for a deploy (old and new instances hold connections at
-// the same time until the old ones are reclaimed), Atlas's own agents and people's tools.
-const atlasConnectionBudget = 1500 / 2
+// atlasM10Connections is an Atlas M10's connection limit per cluster member.
+const atlasM10Connections = 1500
 
-func TestReservedConcurrencyFitsAtlas(t *testing.T) {
-	tpl := loadTemplate(t)
-	total := 0
-	var parts []string
+// atlasConnectionBudget is the share of an Atlas M10's per-node limit one environment may plan
+// for: half, leaving the rest for a deploy (old and new instances hold connections at the same
+// time until the old ones are reclaimed), Atlas's own agents and people's tools.
+const atlasConnectionBudget = atlasM10Connections / 2
+
+// reservation is one function's reserved concurrency, by its catalog name (the README's).
+type reservation struct {
+	logicalID, name string
+	instances       int
+}
+
+// reservations reads every function's ReservedConcurrentExecutions, in template order; a
+// function without a positive one is an error (it would not cap its Mongo connections).
+func reservations(t *testing.T, tpl *samtemplate.Template) (rs []reservation, total int) {
+	t.Helper()
 	for _, f := range tpl.Functions() {
 		rc, ok := f.Properties["ReservedConcurrentExecutions"].(int)
 		if !ok || rc < 1 {
 			t.Errorf("%s: ReservedConcurrentExecutions = %#v, want a positive integer (it caps Mongo connections)", f.LogicalID, f.Properties["ReservedConcurrentExecutions"])
 			continue
 		}
+		name := f.LogicalID
+		if e, ok := catalog.ByLogicalID(f.LogicalID); ok {
+			name = e.Name
+		}
+		rs = append(rs, reservation{logicalID: f.LogicalID, name: name, instances: rc})
 		total += rc
-		parts = append(parts, f.LogicalID+" "+strconv.Itoa(rc))
+	}
+	return rs, total
+}
+
+func TestReservedConcurrencyFitsAtlas(t *testing.T) {
+	rs, total := reservations(t, loadTemplate(t))
+	var parts []string
+	for _, r := range rs {
+		parts = append(parts, r.logicalID+" "+strconv.Itoa(r.instances))
 	}
 	conns := total * mongoConnsPerInstance
 	t.Logf("reserved concurrency %d (%s) x %d connections = %d of a budget of %d",
 		total, strings.Join(parts, ", "), mongoConnsPerInstance, conns, atlasConnectionBudget)
 	if conns > atlasConnectionBudget {
-		t.Errorf("reserved concurrency %d x %d connections per instance = %d > %d (half an Atlas M10's 1,500): "+
+		t.Errorf("reserved concurrency %d x %d connections per instance = %d > %d (half an Atlas M10's %d): "+
 			"lower some ReservedConcurrentExecutions or plan a bigger tier (README: reserved-concurrency arithmetic)",
-			total, mongoConnsPerInstance, conns, atlasConnectionBudget)
+			total, mongoConnsPerInstance, conns, atlasConnectionBudget, atlasM10Connections)
+	}
+}
+
+// readmeConnectionSection is the README's section on the connection arithmetic.
+const readmeConnectionSection = "### Reserved concurrency and Atlas connections"
+
+// readmeSection returns the text of the README section headed heading, up to the next heading.
+func readmeSection(t *testing.T, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("README.md has no section %q", heading)
+	}
+	if i := strings.Index(rest, "\n#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
+
+// readmeNumber parses a number as the README writes it ("1,500").
+func readmeNumber(s string) int {
+	n, err := strconv.Atoi(strings.ReplaceAll(s, ",", ""))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// TestReadmeConnectionArithmetic: the README's connection arithmetic states what the template and
+// the warm client's settings give: the pool size, the monitoring connections, the connections per
+// instance, each function's reserved concurrency and connections, the totals, and the Atlas
+// budget. A change to any of them fails here, naming the number the README must update.
+func TestReadmeConnectionArithmetic(t *testing.T) {
+	section := readmeSection(t, readmeConnectionSection)
+	rs, total := reservations(t, loadTemplate(t))
+	pool, monitoring := mongodb.DefaultMaxPoolSize, mongodb.MonitoringConnsPerServer
+	// The prose with its line breaks as spaces, so that a phrase may wrap.
+	prose := strings.Join(strings.Fields(section), " ")
+
+	// Each phrase's numbers, in order: what they are and what they must be.
+	type number struct {
+		what string
+		want int
+	}
+	var (
+		poolN       = number{"the pool size (mongodb.DefaultMaxPoolSize)", pool}
+		monitoringN = number{"the monitoring connections counted (mongodb.MonitoringConnsPerServer)", monitoring}
+		perInstN    = number{"the connections per instance", mongoConnsPerInstance}
+		instancesN  = number{"the reserved concurrency of all functions", total}
+		connsN      = number{"the connections of all instances", total * mongoConnsPerInstance}
+		pooledN     = number{"the pooled connections of all instances", total * pool}
+		atlasN      = number{"an Atlas M10's connections per member", atlasM10Connections}
+		budgetN     = number{"the environment's budget", atlasConnectionBudget}
+	)
+	phrases := []struct {
+		pattern string
+		numbers []number
+	}{
+		{`at most ([\d,]+) pooled connections`, []number{poolN}},
+		{`we count ([\d,]+)`, []number{monitoringN}},
+		{`so up to ([\d,]+) on the primary`, []number{perInstN}},
+		{`reserved concurrency × ([\d,]+)`, []number{perInstN}},
+		{`\| \*\*all\*\* \| \*\*([\d,]+)\*\* \| \*\*([\d,]+)\*\* \|`, []number{instancesN, connsN}},
+		{`([\d,]+) instances × ([\d,]+) = ([\d,]+)`, []number{instancesN, perInstN, connsN}},
+		{`([\d,]+) × ([\d,]+) = ([\d,]+) counting the pools alone`, []number{instancesN, poolN, pooledN}},
+		{`M10 allows ([\d,]+) connections`, []number{atlasN}},
+		{`half of that \(([\d,]+)\)`, []number{budgetN}},
+	}
+	for _, p := range phrases {
+		m := regexp.MustCompile(p.pattern).FindStringSubmatch(prose)
+		if m == nil {
+			var whats []string
+			for _, n := range p.numbers {
+				whats = append(whats, n.what)
+			}
+			t.Errorf("README %q no longer states %s (looked for /%s/)", readmeConnectionSection, strings.Join(whats, ", "), p.pattern)
+			continue
+		}
+		for i, n := range p.numbers {
+			if got := readmeNumber(m[i+1]); got != n.want {
+				t.Errorf("README %q: in %q, %s is %d; the template and code give %d", readmeConnectionSection, m[0], n.what, got, n.want)
+			}
+		}
+	}
+
+	// One table row per function: its reserved concurrency and that × the connections per instance.
+	rows := map[string][2]int{}
+	for _, m := range regexp.MustCompile(`(?m)^\| (\w+) \| ([\d,]+) \| ([\d,]+) \|$`).FindAllStringSubmatch(section, -1) {
+		if _, dup := rows[m[1]]; dup {
+			t.Errorf("README %q: function %s has two rows", readmeConnectionSection, m[1])
+		}
+		rows[m[1]] = [2]int{readmeNumber(m[2]), readmeNumber(m[3])}
+	}
+	for _, r := range rs {
+		row, ok := rows[r.name]
+		if !ok {
+			t.Errorf("README %q: no row for %s (reserved concurrency %d)", readmeConnectionSection, r.name, r.instances)
+			continue
+		}
+		delete(rows, r.name)
+		if row[0] != r.instances {
+			t.Errorf("README %q: row %s: reserved concurrency %d; template.yaml's %s has %d", readmeConnectionSection, r.name, row[0], r.logicalID, r.instances)
+		}
+		if want := r.instances * mongoConnsPerInstance; row[1] != want {
+			t.Errorf("README %q: row %s: %d connections; want %d instances × %d = %d", readmeConnectionSection, r.name, row[1], r.instances, mongoConnsPerInstance, want)
+		}
+	}
+	for name := range rows {
+		t.Errorf("README %q: row %s is not a function of template.yaml", readmeConnectionSection, name)
 	}
 }
 

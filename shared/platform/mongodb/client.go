@@ -18,6 +18,19 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 )
 
+// DefaultMaxPoolSize is the pool size of a client whose Options leave MaxPoolSize zero, as every
+// function's does: a Lambda instance serves one request at a time, and its commands that run in
+// parallel (a page beside its count, a fill's inserts) are few, so 5 connections serve it; 1,000
+// instances × a server-sized pool would exhaust an Atlas tier's connection limit. The README's
+// connection arithmetic and the template test of reserved concurrency are computed from it.
+const DefaultMaxPoolSize = 5
+
+// MonitoringConnsPerServer is the most connections the driver holds to each cluster member
+// besides the pool: its heartbeat connection, and a round-trip-time connection when it streams
+// server state (it polls, with the heartbeat connection alone, when it detects Lambda). Capacity
+// plans count the larger figure.
+const MonitoringConnsPerServer = 2
+
 // Options configures the warm client. Zero values take the Lambda defaults.
 type Options struct {
 	// URI resolves the connection string: a constant, or a Secrets Manager read. It is called
@@ -29,9 +42,11 @@ type Options struct {
 	Logger   *slog.Logger
 	// Monitor, when set, sees every command (tests and benchmarks count round trips with it).
 	Monitor *event.CommandMonitor
+	// PoolMonitor, when set, sees the pool's events (connections created, checked out, closed):
+	// the benchmarks measure connections per instance with it.
+	PoolMonitor *event.PoolMonitor
 
-	// MaxPoolSize defaults to 5: a Lambda instance serves one request at a time, and 1,000
-	// instances × a large pool would exhaust an Atlas tier's connection limit.
+	// MaxPoolSize defaults to DefaultMaxPoolSize.
 	MaxPoolSize uint64
 	// ServerSelectionTimeout defaults to 3s: long enough for a primary election, short enough
 	// that a request against a dead cluster gets its 503 well inside the function timeout.
@@ -60,7 +75,7 @@ type Client struct {
 // New returns a client that has not connected yet; it does no I/O.
 func New(opts Options) *Client {
 	if opts.MaxPoolSize == 0 {
-		opts.MaxPoolSize = 5
+		opts.MaxPoolSize = DefaultMaxPoolSize
 	}
 	if opts.ServerSelectionTimeout == 0 {
 		opts.ServerSelectionTimeout = 3 * time.Second
@@ -73,6 +88,12 @@ func New(opts Options) *Client {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Client{opts: opts, log: log, now: time.Now, jitter: fullJitter}
+}
+
+// Options returns the settings in effect, defaults applied: enough to build a like client (the
+// benchmarks rebuild a function's client with a pool monitor added) or to report them.
+func (c *Client) Options() Options {
+	return c.opts
 }
 
 // Connect creates the driver client and pings it once, bounded by ctx. It is called at init. A
@@ -128,6 +149,9 @@ func (c *Client) create(ctx context.Context) (*mongo.Client, error) {
 		SetRetryReads(true)
 	if c.opts.Monitor != nil {
 		o.SetMonitor(c.opts.Monitor)
+	}
+	if c.opts.PoolMonitor != nil {
+		o.SetPoolMonitor(c.opts.PoolMonitor)
 	}
 	client, err := mongo.Connect(o)
 	if err != nil {
