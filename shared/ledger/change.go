@@ -65,6 +65,7 @@ type plan struct {
 	conds     []condition
 	callerIDs []string // entry ids the caller chose (guarded against being pending already)
 	deferred  []string // deferred unsets (UnsetLater, Record) this update carries
+	cleanID   string   // the clean stamp's token when deferred removes pending entries, else ""
 	filter    bson.D
 	update    bson.D
 }
@@ -94,6 +95,7 @@ func (l *Ledger) Apply(ctx context.Context, c Change) ([]Entry, error) {
 		return nil, l.explainMiss(ctx, db, c, p)
 	}
 	l.later.sent(c.UserID, p.deferred)
+	l.cleans.acked(c.UserID, p.cleanID)
 	l.stepped(stepCommitted)
 	l.flushCommitted(ctx, db, c.UserID, p.docs)
 	return p.entries, nil
@@ -236,15 +238,26 @@ func (l *Ledger) buildChange(c Change) (*plan, error) {
 		p.filter = append(p.filter, bson.E{Key: "pending." + id, Value: bson.D{{Key: "$exists", Value: false}}})
 	}
 	p.filter = append(p.filter, c.Filter...)
+	// Deferred unsets of recorded entries make this update a clean: it carries the clean stamp
+	// like a clean of its own (see cleanedAtField).
+	var currentDate bson.D
+	if removesPending(p.deferred) {
+		p.cleanID = newCleanID()
+		set = append(set, bson.E{Key: cleanIDField, Value: p.cleanID})
+		currentDate = bson.D{{Key: cleanedAtField, Value: true}}
+	}
 	p.update = bson.D{{Key: "$inc", Value: inc}, {Key: "$set", Value: set}}
 	if len(unset) > 0 {
 		p.update = append(p.update, bson.E{Key: "$unset", Value: unset})
+	}
+	if currentDate != nil {
+		p.update = append(p.update, bson.E{Key: "$currentDate", Value: currentDate})
 	}
 	return p, nil
 }
 
 // managedPrefixes are the account fields only the ledger writes or conditions.
-var managedPrefixes = []string{"_id", "cash", "cash_available", "holdings", "available", "pending", "version", "created_at", "updated_at"}
+var managedPrefixes = []string{"_id", "cash", "cash_available", "holdings", "available", "pending", "version", "created_at", "updated_at", cleanedAtField, cleanIDField}
 
 // checkExtra refuses caller filter or set keys that touch managed fields or are operators (an
 // "$or" could bypass the ledger's own conditions).

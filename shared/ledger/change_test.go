@@ -116,7 +116,7 @@ func TestApplySequence(t *testing.T) {
 func TestConcurrentDebits(t *testing.T) {
 	e := newTestEnv(t)
 	e.openAccount(t, "u1")
-	other := e.newLedger(newClient(t, e.srv, 5*time.Second))
+	other := e.newLedger(newClient(t, e.srv, 5*time.Second, nil))
 	var ok, refused atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 50 {

@@ -66,6 +66,7 @@ func (l *Ledger) Commit(ctx context.Context, c Change) (*Committed, error) {
 		return nil, fmt.Errorf("ledger: commit for user %s: update account: %w", c.UserID, err)
 	}
 	l.later.sent(c.UserID, p.deferred)
+	l.cleans.acked(c.UserID, p.cleanID)
 	l.stepped(stepCommitted)
 
 	cm := &Committed{Entries: p.entries, Doc: raw, l: l, userID: c.UserID, docs: p.docs}
@@ -93,7 +94,8 @@ func (l *Ledger) Commit(ctx context.Context, c Change) (*Committed, error) {
 // into transactions (unordered; a duplicate key means already there). It runs detached from ctx's
 // cancellation (bounded by its own timeout), since the change has happened and finishing its
 // record saves the next reader the work. On success the entries are remembered as recorded: the
-// account's next update through this Ledger unsets them from pending, as Settle does at once.
+// account's next update through this Ledger unsets them from pending, with the clean stamp, as
+// Settle does at once.
 // A failure leaves them pending, where every reader and the next Record find them.
 func (c *Committed) Record(ctx context.Context) error {
 	if len(c.docs) == 0 {
@@ -132,18 +134,11 @@ func (l *Ledger) Settle(ctx context.Context, userID string) error {
 	if err != nil {
 		return fmt.Errorf("ledger: settle user %s: %w", userID, err)
 	}
-	unset := make(bson.D, len(fields))
-	for i, f := range fields {
-		unset[i] = bson.E{Key: f, Value: ""}
-	}
-	_, err = db.Collection(AccountsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}}, bson.D{
-		{Key: "$unset", Value: unset},
-		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
-		{Key: "$set", Value: bson.D{{Key: "updated_at", Value: l.timestamp()}}},
-	})
-	if err != nil {
+	update, token := l.cleanUpdate(fields)
+	if _, err := db.Collection(AccountsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}}, update); err != nil {
 		return fmt.Errorf("ledger: settle user %s: %w", userID, err)
 	}
 	l.later.sent(userID, fields)
+	l.cleans.acked(userID, token)
 	return nil
 }

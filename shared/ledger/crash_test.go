@@ -116,7 +116,7 @@ func TestFlakyFlushesUnderConcurrency(t *testing.T) {
 	// shutdown code: the driver does not treat it as a server state change, so the test is not
 	// dominated by the client's rediscovery pauses.
 	e.srv.Inject(devdb.Fault{Command: "insert", Times: 20, ErrorCode: 1})
-	other := e.newLedger(newClient(t, e.srv, 5*time.Second))
+	other := e.newLedger(newClient(t, e.srv, 5*time.Second, nil))
 
 	var (
 		wg      sync.WaitGroup
@@ -182,7 +182,7 @@ func TestFlakyFlushesUnderConcurrency(t *testing.T) {
 func TestEngineStoppedMidBurst(t *testing.T) {
 	e := newTestEnv(t)
 	e.openAccount(t, "u1")
-	l := e.newLedger(newClient(t, e.srv, time.Second))
+	l := e.newLedger(newClient(t, e.srv, time.Second, nil))
 
 	var (
 		wg        sync.WaitGroup

@@ -65,7 +65,7 @@ func TestConcurrentDeposits(t *testing.T) {
 	}
 	ledgers := []*Ledger{e.ledger}
 	for range 3 {
-		ledgers = append(ledgers, e.newLedger(newClient(t, e.srv, 5*time.Second)))
+		ledgers = append(ledgers, e.newLedger(newClient(t, e.srv, 5*time.Second, nil)))
 	}
 
 	const n = 100

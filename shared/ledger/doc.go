@@ -5,10 +5,15 @@
 // # Shapes
 //
 // accounts: {_id: user id, cash, cash_available, holdings.<SYM>, available.<SYM>, pending.<entry id>,
-// version, created_at, updated_at}. Amounts are int64 minor units: cents for cash, 1e-8 for coins.
-// cash_available and available.<SYM> are what open orders have not reserved; they exist as
-// separate fields because the local engine has no $expr to compare two fields. version grows by
-// one with every update. pending maps entry ids to ledger entries not yet copied to transactions.
+// version, created_at, updated_at, cleaned_at, clean_id}. Amounts are int64 minor units: cents for
+// cash, 1e-8 for coins. cash_available and available.<SYM> are what open orders have not reserved;
+// they exist as separate fields because the local engine has no $expr to compare two fields.
+// version grows by one with every update. pending maps entry ids to ledger entries whose step 3
+// has not happened yet (they may be in transactions already). cleaned_at and clean_id are the
+// clean stamp of the last update that removed entries from pending: the database server's time of
+// that update ($currentDate: a write delayed in flight cannot carry an early time, as a client's
+// clock read before sending could) and a token unique to it; both are absent until the first such
+// update (see "Reading the ledger").
 //
 // transactions: {_id: entry id, user_id, type, symbol, amount, price, value, description, status,
 // order_id, created_at}, see Entry.
@@ -20,12 +25,14 @@
 //     non-negative (field >= amount taken), so the check and the change are one atomic step.
 //  2. Flush: insertMany of the entries into transactions with _id = entry id, unordered; a
 //     duplicate-key error means that entry is already there.
-//  3. Clean: $unset pending.<id> of the flushed entries.
+//  3. Clean: $unset pending.<id> of the flushed entries, with the clean stamp.
 //
 // The commit is the point of no return: once step 1 is acknowledged, the change has happened and
 // Apply reports success even if steps 2-3 fail (they are logged and repaired later); a caller that
-// retried would otherwise apply it twice. Anything that reads the ledger (Entries, Flush) first
-// flushes whatever is pending; Account flushes opportunistically.
+// retried would otherwise apply it twice. Nothing that reads the ledger (Entries, Entry) answers
+// without every committed entry it selects: it flushes the pending ones first, or reads the
+// account beside the ledger and flushes only when a pending entry may be missing (see "Reading the
+// ledger"). Flush flushes whatever is pending; Account flushes opportunistically.
 //
 // # The steps one by one (Commit, Record, Settle)
 //
@@ -37,6 +44,29 @@
 // of a command of its own. That memory is per process and bounded; whatever it forgets stays
 // pending, where every reader and the next Record find it, so forgetting costs nothing but a
 // later flush. The argument below holds for each step taken alone.
+//
+// # Reading the ledger (Entries) in one round trip
+//
+// Flushing before reading costs a round trip before the page. Reading the account beside the page
+// instead, and flushing only when something is pending, is not enough on its own: the page read
+// may reach the server before the account read, and an entry committed before the request, not yet
+// in transactions when the page was read, may be recorded and cleaned by another process before
+// the account is read, so that neither read shows it. The clean stamp closes that gap: every
+// update that removes entries from pending — a flush's step 3, Settle, and the Apply or Commit that
+// carries deferred unsets — sets cleaned_at to the server's time and clean_id to a fresh token in
+// the same update. Entries reads the account's pending map and stamp beside the page and the
+// count, and keeps what it read when no pending entry matches the query and the last clean
+// happened before the request started: either it is this Ledger's own clean, acknowledged
+// before the start (the token matches; no clock involved), or its stamp is older than the start
+// by more than cleanSkew, which bounds the clock difference between the server and the process.
+// Otherwise it flushes the pending entries and reads again (Entries has the full argument). So the
+// first read after a change whose clean was deferred costs a second read, and so does a read
+// within cleanSkew of another process's clean; every other read is one round trip.
+//
+// The argument needs every remover of pending entries to stamp. While a deployment replaces
+// instances running code from before the stamp, one of those may clean without stamping; a read
+// racing such a clean (its page read between that clean's insert and its unset) could miss the
+// entry. The window closes when the old instances are gone.
 //
 // # Why a crash cannot break the invariant
 //

@@ -62,26 +62,42 @@ func (l *Ledger) flushEntries(ctx context.Context, db *mongo.Database, userID st
 	if len(docs) == 0 {
 		return nil
 	}
-	batch := make([]any, len(docs))
-	unset := make(bson.D, len(docs))
-	for i, d := range docs {
-		batch[i] = d
-		unset[i] = bson.E{Key: "pending." + d.ID, Value: ""}
-	}
-	// Unordered: one duplicate must not stop the entries after it.
-	_, err := db.Collection(TransactionsCollection).InsertMany(ctx, batch, options.InsertMany().SetOrdered(false))
-	if err != nil && !onlyDuplicates(err) {
-		return fmt.Errorf("ledger: flush user %s: insert %d entries: %w", userID, len(docs), err)
+	if err := insertEntries(ctx, db, docs); err != nil {
+		return fmt.Errorf("ledger: flush user %s: %w", userID, err)
 	}
 	l.stepped(stepInserted)
-	_, err = db.Collection(AccountsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}}, bson.D{
-		{Key: "$unset", Value: unset},
-		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
-		{Key: "$set", Value: bson.D{{Key: "updated_at", Value: l.timestamp()}}},
-	})
-	if err != nil {
-		return fmt.Errorf("ledger: flush user %s: clear pending: %w", userID, err)
+	if err := l.clearPending(ctx, db, userID, docs); err != nil {
+		return fmt.Errorf("ledger: flush user %s: %w", userID, err)
 	}
+	return nil
+}
+
+// insertEntries is step 2: insert the entries into transactions, unordered (one duplicate must
+// not stop the entries after it); a duplicate key means that entry is there already.
+func insertEntries(ctx context.Context, db *mongo.Database, docs []entryDoc) error {
+	batch := make([]any, len(docs))
+	for i, d := range docs {
+		batch[i] = d
+	}
+	_, err := db.Collection(TransactionsCollection).InsertMany(ctx, batch, options.InsertMany().SetOrdered(false))
+	if err != nil && !onlyDuplicates(err) {
+		return fmt.Errorf("insert %d entries: %w", len(docs), err)
+	}
+	return nil
+}
+
+// clearPending is step 3 as a command of its own: unset the entries, which the caller knows are
+// in transactions, from pending, with the clean stamp.
+func (l *Ledger) clearPending(ctx context.Context, db *mongo.Database, userID string, docs []entryDoc) error {
+	fields := make([]string, len(docs))
+	for i, d := range docs {
+		fields[i] = "pending." + d.ID
+	}
+	update, token := l.cleanUpdate(fields)
+	if _, err := db.Collection(AccountsCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}}, update); err != nil {
+		return fmt.Errorf("clear pending: %w", err)
+	}
+	l.cleans.acked(userID, token)
 	return nil
 }
 

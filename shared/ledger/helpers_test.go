@@ -3,11 +3,15 @@ package ledger
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cryptovault/serverless/shared/devdb"
@@ -27,13 +31,14 @@ type testEnv struct {
 	db     *mongo.Database
 	ledger *Ledger
 	logs   *logbuf.Buffer
+	cmds   *commandLog // the commands of client
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	srv := testenv.DB(t)
-	e := &testEnv{srv: srv, logs: &logbuf.Buffer{}}
-	e.client = newClient(t, srv, 5*time.Second)
+	e := &testEnv{srv: srv, logs: &logbuf.Buffer{}, cmds: &commandLog{}}
+	e.client = newClient(t, srv, 5*time.Second, e.cmds.monitor())
 	ctx := testCtx(t)
 	db, err := e.client.Database(ctx)
 	if err != nil {
@@ -59,14 +64,15 @@ func (e *testEnv) newLedger(client *mongodb.Client) *Ledger {
 // newClient is a warm client on srv. selection bounds server selection and connection checkout:
 // long enough for the concurrency tests, whose goroutines queue for the 5 connections of a
 // Lambda-sized pool behind a proxy that runs one command at a time; short in the outage test, so
-// that requests fail fast while the engine is down.
-func newClient(t *testing.T, srv *devdb.Server, selection time.Duration) *mongodb.Client {
+// that requests fail fast while the engine is down. monitor, when not nil, sees its commands.
+func newClient(t *testing.T, srv *devdb.Server, selection time.Duration, monitor *event.CommandMonitor) *mongodb.Client {
 	t.Helper()
 	uri := srv.URI()
 	c := mongodb.New(mongodb.Options{
 		URI:                    func(context.Context) (string, error) { return uri, nil },
 		Database:               "ledger_test",
 		ServerSelectionTimeout: selection,
+		Monitor:                monitor,
 	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -224,3 +230,79 @@ func mustFlush(t *testing.T, l *Ledger, userID string) {
 }
 
 func pricePtr(p money.Price) *money.Price { return &p }
+
+// command is one command a client sent, with the times it was sent and answered.
+type command struct {
+	name       string
+	start, end time.Time
+}
+
+// commandLog records a client's commands (the driver's command monitor), so that a test can count
+// the round trips of a call.
+type commandLog struct {
+	mu   sync.Mutex
+	cmds []command
+	byID map[int64]int
+}
+
+func (c *commandLog) monitor() *event.CommandMonitor {
+	finished := func(id int64) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if i, ok := c.byID[id]; ok {
+			c.cmds[i].end = time.Now()
+			delete(c.byID, id)
+		}
+	}
+	return &event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.byID == nil {
+				c.byID = map[int64]int{}
+			}
+			c.byID[e.RequestID] = len(c.cmds)
+			c.cmds = append(c.cmds, command{name: e.CommandName, start: time.Now()})
+		},
+		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { finished(e.RequestID) },
+		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { finished(e.RequestID) },
+	}
+}
+
+func (c *commandLog) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.cmds)
+}
+
+// levels returns the commands started after the first n grouped by their depth in the chain of
+// commands that waited for one another: a command's depth is one more than the deepest command
+// that ended before it started. Each level is its command names, sorted and space separated; the
+// number of levels is the sequential round trips. Measure with every command delayed (a
+// devdb.Fault with Delay), so that commands sent together overlap however they are scheduled.
+func (c *commandLog) levels(n int) []string {
+	c.mu.Lock()
+	cmds := slices.Clone(c.cmds[n:])
+	c.mu.Unlock()
+	slices.SortFunc(cmds, func(a, b command) int { return a.start.Compare(b.start) })
+	depth := make([]int, len(cmds))
+	var out [][]string
+	for i, cmd := range cmds {
+		depth[i] = 1
+		for j := range i {
+			if !cmds[j].end.IsZero() && !cmds[j].end.After(cmd.start) {
+				depth[i] = max(depth[i], depth[j]+1)
+			}
+		}
+		for len(out) < depth[i] {
+			out = append(out, nil)
+		}
+		out[depth[i]-1] = append(out[depth[i]-1], cmd.name)
+	}
+	levels := make([]string, len(out))
+	for i, names := range out {
+		slices.Sort(names)
+		levels[i] = strings.Join(names, " ")
+	}
+	return levels
+}

@@ -60,6 +60,11 @@ type Ledger struct {
 
 	// later holds the unsets deferred to each account's next update (see laterSet).
 	later laterSet
+	// cleans remembers this Ledger's acknowledged clean stamps (see cleanMarks).
+	cleans cleanMarks
+	// wall is the clock Entries compares with the server's cleaned_at: the real one, unlike now
+	// (which may be a test's clock for created_at); tests move it to simulate elapsed time.
+	wall func() time.Time
 }
 
 // Steps reported to Ledger.step.
@@ -71,7 +76,7 @@ const (
 // New returns a Ledger on the database that db returns (mongodb.Client.Database: the warm
 // client). It does no I/O.
 func New(db func(ctx context.Context) (*mongo.Database, error), opts Options) *Ledger {
-	l := &Ledger{db: db, now: opts.Now, log: opts.Logger, newID: opts.NewID}
+	l := &Ledger{db: db, now: opts.Now, log: opts.Logger, newID: opts.NewID, wall: time.Now}
 	if l.now == nil {
 		l.now = time.Now
 	}

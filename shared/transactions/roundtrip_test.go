@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cryptovault/serverless/shared/ledger"
 )
 
 // TestRoundTrips counts the database commands of each route (the architecture's cost budget),
@@ -16,34 +18,69 @@ func TestRoundTrips(t *testing.T) {
 	u.get("/api/transactions?limit=1")
 	id := txOf(t, expect(t, u.post(movement("deposit", "1"), ""), http.StatusCreated, ""))["id"].(string)
 
+	// commit makes a change through another Ledger (another function's instance: the orders
+	// function filling an order, say), leaving its entries pending; recorded also copies them to
+	// transactions and defers their clean, as a fill does.
+	commit := func(recorded bool) func() {
+		return func() {
+			c, err := h.ledger.Commit(testCtx(t), ledger.Change{UserID: u.id, Entries: []ledger.Entry{{
+				Type: ledger.TypeDeposit, Symbol: ledger.CashSymbol, Amount: 5, Value: 5,
+			}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recorded {
+				if err := c.Record(testCtx(t)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 	tests := []struct {
-		name string
-		send func() int
-		want string // command names, sorted by the order sent where sequential
+		name  string
+		setup func() // before the counted request
+		send  func() int
+		want  string // command names, sorted by the order sent where sequential
 	}{
 		// update account (commit) → insert entry (flush) → update account (clear pending) →
 		// insert audit: 4 sequential, 4 commands.
-		{"POST without key", func() int { return u.post(movement("deposit", "1"), "").Status },
-			"update insert update insert"},
+		{name: "POST without key", send: func() int { return u.post(movement("deposit", "1"), "").Status },
+			want: "update insert update insert"},
 		// insert record → commit → flush insert → flush clear → (update record ∥ insert audit)
 		// → findAndModify (remove the marker): 6 sequential, 7 commands.
-		{"POST with key", func() int { return u.post(movement("deposit", "2"), "rt").Status },
-			"insert update insert update update insert findAndModify"},
+		{name: "POST with key", send: func() int { return u.post(movement("deposit", "2"), "rt").Status },
+			want: "insert update insert update update insert findAndModify"},
 		// insert record (duplicate) → find record: 2 sequential.
-		{"POST replay", func() int { return u.post(movement("deposit", "2"), "rt").Status },
-			"insert find"},
-		// find pending (flush) → (count ∥ find page): 2 sequential, 3 commands (ledger.Entries).
-		{"GET list", func() int { return u.get("/api/transactions").Status },
-			"find aggregate find"},
+		{name: "POST replay", send: func() int { return u.post(movement("deposit", "2"), "rt").Status },
+			want: "insert find"},
+		// find pending and clean stamp ∥ find page ∥ count: 1 sequential, 3 commands
+		// (ledger.Entries: the last clean is this instance's own, the POST's flush).
+		{name: "GET list", send: func() int { return u.get("/api/transactions").Status },
+			want: "find find aggregate"},
+		// The first read after another instance's change whose clean was deferred: its entry is
+		// pending and on the page, so (find pending ∥ find page ∥ count) → (find page ∥ count ∥
+		// clear pending): 2 sequential, 6 commands.
+		{name: "GET list after a deferred clean", setup: commit(true), send: func() int { return u.get("/api/transactions").Status },
+			want: "find find aggregate find aggregate update"},
+		// An entry committed but not yet in transactions: (find pending ∥ find page ∥ count) →
+		// insert it → (find page ∥ count ∥ clear pending): 3 sequential, 7 commands.
+		{name: "GET list after an unrecorded change", setup: commit(false), send: func() int { return u.get("/api/transactions").Status },
+			want: "find find aggregate insert find aggregate update"},
+		// Cleaned by this instance: one round trip again.
+		{name: "GET list again", send: func() int { return u.get("/api/transactions").Status },
+			want: "find find aggregate"},
 		// find pending (flush) ∥ find entry: 1 sequential, 2 commands.
-		{"GET one", func() int { return u.get("/api/transactions/" + id).Status },
-			"find find"},
+		{name: "GET one", send: func() int { return u.get("/api/transactions/" + id).Status },
+			want: "find find"},
 		// find pending (flush) → (find account ∥ sum ∥ count): 2 sequential, 4 commands.
-		{"GET stats", func() int { return u.get("/api/transactions/stats/overview").Status },
-			"find find aggregate aggregate"},
+		{name: "GET stats", send: func() int { return u.get("/api/transactions/stats/overview").Status },
+			want: "find find aggregate aggregate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.setup != nil {
+				tt.setup()
+			}
 			before := h.commands.len()
 			if status := tt.send(); status >= 300 {
 				t.Fatalf("status %d", status)
