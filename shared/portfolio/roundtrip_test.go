@@ -69,7 +69,7 @@ func TestRoundTrips(t *testing.T) {
 				t.Fatalf("status %d", status)
 			}
 			got := h.commands.Since(before)
-			if names := sortedNames(got); names != sorted(strings.Fields(tt.want)) {
+			if names := sorted(cmdlog.Names(got)); names != sorted(strings.Fields(tt.want)) {
 				t.Fatalf("commands %s, want %s", names, tt.want)
 			}
 			if lv := cmdlog.LevelsOf(got); len(lv) != tt.chain {
@@ -78,14 +78,6 @@ func TestRoundTrips(t *testing.T) {
 			t.Logf("%d commands, %d sequential", len(got), tt.chain)
 		})
 	}
-}
-
-func sortedNames(cmds []cmdlog.Command) string {
-	names := make([]string, len(cmds))
-	for i, c := range cmds {
-		names[i] = c.Name
-	}
-	return sorted(names)
 }
 
 // sorted compares command lists regardless of the order of parallel commands.

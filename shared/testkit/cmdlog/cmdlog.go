@@ -96,6 +96,15 @@ func (l *Log) Count(m Mark) int {
 	return len(l.cmds) - int(m)
 }
 
+// Names returns the commands' names, in the order of cmds.
+func Names(cmds []Command) []string {
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.Name
+	}
+	return names
+}
+
 // Levels returns the levels of the commands started after m (see LevelsOf).
 func (l *Log) Levels(m Mark) Levels { return LevelsOf(l.Since(m)) }
 

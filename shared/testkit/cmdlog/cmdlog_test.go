@@ -142,6 +142,9 @@ func TestLogRecordsThroughTheMonitor(t *testing.T) {
 			t.Errorf("command %d started before command %d: the log is not in start order", i, i-1)
 		}
 	}
+	if names := Names(got); !slices.Equal(names, []string{"find", "insert", "find"}) {
+		t.Errorf("Names = %q", names)
+	}
 	// The failed insert ended before the last find started.
 	if lv := log.Levels(mark); !slices.Equal(lv, Levels{"find insert", "find"}) {
 		t.Errorf("Levels(mark) = %q", lv)
