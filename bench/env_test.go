@@ -8,14 +8,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/cryptovault/serverless/shared/auth"
 	"github.com/cryptovault/serverless/shared/catalog"
@@ -23,6 +19,7 @@ import (
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/config"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/smfake"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
@@ -107,15 +104,15 @@ func (e *env) config(t testing.TB, extra map[string]string) *config.Config {
 type instance struct {
 	fn   *lambdahttp.Function
 	deps *app.Deps
-	cmds *commandLog
+	cmds *cmdlog.Log
 }
 
 // newInstance builds the catalog function name as its main does, with its indexes in place.
 func (e *env) newInstance(t testing.TB, name string, extra map[string]string) *instance {
 	t.Helper()
 	entry := catalogEntry(t, name)
-	cmds := &commandLog{}
-	d := testenv.NewDeps(t, e.config(t, extra), app.Options{SecretsAPI: e.sm.Client(t), Monitor: cmds.monitor()}).Deps
+	cmds := &cmdlog.Log{Tag: tagRevocations}
+	d := testenv.NewDeps(t, e.config(t, extra), app.Options{SecretsAPI: e.sm.Client(t), Monitor: cmds.Monitor()}).Deps
 	fn, err := entry.Build(d)
 	if err != nil {
 		t.Fatalf("build %s: %v", name, err)
@@ -199,92 +196,16 @@ func (s *session) header() http.Header {
 	return h
 }
 
-// command is one Mongo command an instance sent.
-type command struct {
-	name, collection string
-	// revocations marks the guard's view of revoked sessions: one query per instance at most
-	// every 5 s (auth.RevocationRefreshInterval), not a per-request cost.
-	revocations bool
-	start, end  time.Time
-}
+// revocations tags the guard's view of revoked sessions: one query per instance at most every
+// 5 s (auth.RevocationRefreshInterval), not a per-request cost.
+const revocations = "revocations"
 
-// commandLog records an instance's commands with their timing (the driver's command monitor).
-type commandLog struct {
-	mu   sync.Mutex
-	cmds []command
-	byID map[int64]int
-}
-
-func (c *commandLog) monitor() *event.CommandMonitor {
-	finished := func(id int64) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if i, ok := c.byID[id]; ok {
-			c.cmds[i].end = time.Now()
-			delete(c.byID, id)
+// tagRevocations is the instances' cmdlog.Log.Tag.
+func tagRevocations(c cmdlog.Command, body bson.Raw) string {
+	if c.Collection == auth.SessionsCollection && c.Name == "find" {
+		if _, err := body.LookupErr("filter", auth.SessionRevokedAtField); err == nil {
+			return revocations
 		}
 	}
-	return &event.CommandMonitor{
-		Started: func(_ context.Context, e *event.CommandStartedEvent) {
-			cmd := command{name: e.CommandName, start: time.Now()}
-			if v, err := e.Command.LookupErr(e.CommandName); err == nil && v.Type == bson.TypeString {
-				cmd.collection = v.StringValue()
-			}
-			if cmd.collection == auth.SessionsCollection && cmd.name == "find" {
-				_, err := e.Command.LookupErr("filter", auth.SessionRevokedAtField)
-				cmd.revocations = err == nil
-			}
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if c.byID == nil {
-				c.byID = map[int64]int{}
-			}
-			c.byID[e.RequestID] = len(c.cmds)
-			c.cmds = append(c.cmds, cmd)
-		},
-		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { finished(e.RequestID) },
-		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { finished(e.RequestID) },
-	}
-}
-
-func (c *commandLog) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cmds)
-}
-
-// since returns the commands started after the first n.
-func (c *commandLog) since(n int) []command {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.cmds[n:])
-}
-
-// levels groups commands by their depth in the dependency chain: a command's depth is one more
-// than the deepest command that ended before it started, so commands sent in parallel share a
-// level and the number of levels is the sequential round trips. It returns the levels' command
-// names ("find | insert update": sorted within a level).
-func levels(cmds []command) []string {
-	cmds = slices.Clone(cmds)
-	slices.SortFunc(cmds, func(a, b command) int { return a.start.Compare(b.start) })
-	depth := make([]int, len(cmds))
-	byDepth := map[int][]string{}
-	deepest := 0
-	for i, c := range cmds {
-		depth[i] = 1
-		for j := range i {
-			if !cmds[j].end.IsZero() && !cmds[j].end.After(c.start) {
-				depth[i] = max(depth[i], depth[j]+1)
-			}
-		}
-		byDepth[depth[i]] = append(byDepth[depth[i]], c.name)
-		deepest = max(deepest, depth[i])
-	}
-	out := make([]string, 0, deepest)
-	for d := 1; d <= deepest; d++ {
-		names := byDepth[d]
-		slices.Sort(names)
-		out = append(out, strings.Join(names, " "))
-	}
-	return out
+	return ""
 }

@@ -474,7 +474,7 @@ func (r *report) markdown() string {
 			covered = "— (only here)"
 		}
 		p("| `%s` | %s | %d | %d | %d | %s | %s | %s | %s | %s |", rt.name, rt.function, rt.got.Seq, rt.got.Total, rt.got.SM,
-			rt.target, st, strings.Join(rt.levels, " → "), rt.why, covered)
+			rt.target, st, rt.levels, rt.why, covered)
 	}
 	p("")
 	p("![round trips](roundtrips.png)")

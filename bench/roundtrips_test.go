@@ -10,6 +10,7 @@ import (
 
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/market"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
@@ -54,7 +55,7 @@ type route struct {
 type rtResult struct {
 	route
 	got    cost
-	levels []string // command names per level of the chain
+	levels cmdlog.Levels // command names per level of the chain
 	// perInstance counts the commands left out as per-instance work (the revocation view).
 	perInstance int
 }
@@ -238,7 +239,7 @@ func measureRoundTrips(t testing.TB, e *env) []rtResult {
 		} else if resp := rt.send(r); resp.Status >= 300 {
 			t.Fatalf("%s (warm-up): %d %s", rt.name, resp.Status, resp.Body)
 		}
-		beforeCmds, beforeSM := in.cmds.len(), e.sm.Attempts()
+		beforeCmds, beforeSM := in.cmds.Mark(), e.sm.Attempts()
 		if rt.repeat == 0 { // a cache's single read is counted, not timed
 			e.db.Inject(devdb.Fault{Delay: commandDelay})
 		}
@@ -250,15 +251,15 @@ func measureRoundTrips(t testing.TB, e *env) []rtResult {
 		}
 		e.db.ClearFaults()
 		res.got.SM = e.sm.Attempts() - beforeSM
-		var counted []command
-		for _, c := range in.cmds.since(beforeCmds) {
-			if c.revocations {
+		var counted []cmdlog.Command
+		for _, c := range in.cmds.Since(beforeCmds) {
+			if c.Tag == revocations {
 				res.perInstance++
 				continue
 			}
 			counted = append(counted, c)
 		}
-		res.levels = levels(counted)
+		res.levels = cmdlog.LevelsOf(counted)
 		res.got.Seq, res.got.Total = len(res.levels), len(counted)
 		out = append(out, res)
 	}

@@ -8,17 +8,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"hash"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cryptovault/serverless/shared/auth"
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/secrets"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/fakeclock"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
@@ -91,7 +90,7 @@ type testDB struct {
 	srv    *devdb.Server
 	client *mongodb.Client
 	name   string
-	finds  atomic.Int64
+	cmds   cmdlog.Log
 }
 
 func newTestDB(t *testing.T) *testDB {
@@ -102,14 +101,22 @@ func newTestDB(t *testing.T) *testDB {
 		URI:                    func(context.Context) (string, error) { return uri, nil },
 		Database:               tdb.name,
 		ServerSelectionTimeout: 400 * time.Millisecond,
-		Monitor: &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-			if e.CommandName == "find" && e.DatabaseName == tdb.name {
-				tdb.finds.Add(1)
-			}
-		}},
+		Monitor:                tdb.cmds.Monitor(),
 	})
 	t.Cleanup(func() { _ = tdb.client.Disconnect(context.Background()) })
 	return tdb
+}
+
+// finds is how many find commands the client has sent to the database so far: the revocation
+// view's queries (the tests' own writes are not finds).
+func (d *testDB) finds() int64 {
+	var n int64
+	for _, c := range d.cmds.Since(0) {
+		if c.Name == "find" && c.Database == d.name {
+			n++
+		}
+	}
+	return n
 }
 
 // db returns the database directly (for the test's own writes, which are not counted).

@@ -75,7 +75,7 @@ func expectRevoked(t *testing.T, r *auth.Revocations, want map[string]bool) {
 
 func expectFinds(t *testing.T, tdb *testDB, want int64) {
 	t.Helper()
-	if got := tdb.finds.Load(); got != want {
+	if got := tdb.finds(); got != want {
 		t.Errorf("find commands so far = %d, want %d", got, want)
 	}
 }
@@ -172,7 +172,7 @@ func TestRevocationsSingleFlight(t *testing.T) {
 	for round := 0; round < 2; round++ { // the first load, then an incremental refresh
 		// Slow the query down so that every caller arrives while it is in flight.
 		tdb.srv.Inject(devdb.Fault{Command: "find", Times: 1, Delay: 200 * time.Millisecond})
-		before := tdb.finds.Load()
+		before := tdb.finds()
 		const callers = 40
 		var wg sync.WaitGroup
 		errs := make(chan error, callers)
@@ -196,7 +196,7 @@ func TestRevocationsSingleFlight(t *testing.T) {
 		for err := range errs {
 			t.Errorf("round %d: %v", round, err)
 		}
-		if got := tdb.finds.Load() - before; got != 1 {
+		if got := tdb.finds() - before; got != 1 {
 			t.Errorf("round %d: %d concurrent callers sent %d queries, want 1", round, callers, got)
 		}
 		clk.Advance(auth.RevocationRefreshInterval)
@@ -266,7 +266,7 @@ func TestRevocationsDatabaseDown(t *testing.T) {
 	if !strings.Contains(logs.String(), "refreshing revoked sessions failed") {
 		t.Errorf("no warning logged for the failed refresh:\n%s", logs)
 	}
-	finds := tdb.finds.Load()
+	finds := tdb.finds()
 	expectRevoked(t, r, map[string]bool{"revoked": true}) // within a second of the failure: no new attempt
 	expectFinds(t, tdb, finds)
 

@@ -18,7 +18,7 @@ import (
 // together overlap whatever the scheduler does.
 const roundTripDelay = 20 * time.Millisecond
 
-// The command chains of Entries (levels of commandLog.levels).
+// The command chains of Entries (cmdlog.Levels).
 var (
 	fastPath    = []string{"aggregate find find"}                                    // account ∥ page ∥ count
 	rereadPath  = []string{"aggregate find find", "aggregate find"}                  // then page ∥ count again
@@ -81,11 +81,11 @@ func expectedPage(t *testing.T, e *testEnv, userID string, q EntryQuery) ([]stri
 
 // measured runs f with every command delayed and returns the command chain of e's client.
 func measured(e *testEnv, f func()) []string {
-	n := e.cmds.len()
+	mark := e.cmds.Mark()
 	e.srv.Inject(devdb.Fault{Delay: roundTripDelay})
 	defer e.srv.ClearFaults()
 	f()
-	return e.cmds.levels(n)
+	return e.cmds.Levels(mark)
 }
 
 func ids(entries []Entry) []string {

@@ -3,9 +3,6 @@ package ledger
 import (
 	"context"
 	"log/slog"
-	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
@@ -31,14 +29,14 @@ type testEnv struct {
 	db     *mongo.Database
 	ledger *Ledger
 	logs   *logbuf.Buffer
-	cmds   *commandLog // the commands of client
+	cmds   *cmdlog.Log // the commands of client
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	srv := testenv.DB(t)
-	e := &testEnv{srv: srv, logs: &logbuf.Buffer{}, cmds: &commandLog{}}
-	e.client = newClient(t, srv, 5*time.Second, e.cmds.monitor())
+	e := &testEnv{srv: srv, logs: &logbuf.Buffer{}, cmds: &cmdlog.Log{}}
+	e.client = newClient(t, srv, 5*time.Second, e.cmds.Monitor())
 	ctx := testCtx(t)
 	db, err := e.client.Database(ctx)
 	if err != nil {
@@ -230,79 +228,3 @@ func mustFlush(t *testing.T, l *Ledger, userID string) {
 }
 
 func pricePtr(p money.Price) *money.Price { return &p }
-
-// command is one command a client sent, with the times it was sent and answered.
-type command struct {
-	name       string
-	start, end time.Time
-}
-
-// commandLog records a client's commands (the driver's command monitor), so that a test can count
-// the round trips of a call.
-type commandLog struct {
-	mu   sync.Mutex
-	cmds []command
-	byID map[int64]int
-}
-
-func (c *commandLog) monitor() *event.CommandMonitor {
-	finished := func(id int64) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if i, ok := c.byID[id]; ok {
-			c.cmds[i].end = time.Now()
-			delete(c.byID, id)
-		}
-	}
-	return &event.CommandMonitor{
-		Started: func(_ context.Context, e *event.CommandStartedEvent) {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if c.byID == nil {
-				c.byID = map[int64]int{}
-			}
-			c.byID[e.RequestID] = len(c.cmds)
-			c.cmds = append(c.cmds, command{name: e.CommandName, start: time.Now()})
-		},
-		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { finished(e.RequestID) },
-		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { finished(e.RequestID) },
-	}
-}
-
-func (c *commandLog) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cmds)
-}
-
-// levels returns the commands started after the first n grouped by their depth in the chain of
-// commands that waited for one another: a command's depth is one more than the deepest command
-// that ended before it started. Each level is its command names, sorted and space separated; the
-// number of levels is the sequential round trips. Measure with every command delayed (a
-// devdb.Fault with Delay), so that commands sent together overlap however they are scheduled.
-func (c *commandLog) levels(n int) []string {
-	c.mu.Lock()
-	cmds := slices.Clone(c.cmds[n:])
-	c.mu.Unlock()
-	slices.SortFunc(cmds, func(a, b command) int { return a.start.Compare(b.start) })
-	depth := make([]int, len(cmds))
-	var out [][]string
-	for i, cmd := range cmds {
-		depth[i] = 1
-		for j := range i {
-			if !cmds[j].end.IsZero() && !cmds[j].end.After(cmd.start) {
-				depth[i] = max(depth[i], depth[j]+1)
-			}
-		}
-		for len(out) < depth[i] {
-			out = append(out, nil)
-		}
-		out[depth[i]-1] = append(out[depth[i]-1], cmd.name)
-	}
-	levels := make([]string, len(out))
-	for i, names := range out {
-		slices.Sort(names)
-		levels[i] = strings.Join(names, " ")
-	}
-	return levels
-}

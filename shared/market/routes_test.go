@@ -9,15 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
@@ -32,7 +30,7 @@ const pricesFile = `{"quotes": [
 // of every Mongo command the market function's client sends.
 type marketEnv struct {
 	prices, market *lambdahttp.Function
-	commands       *atomic.Int64
+	commands       *cmdlog.Log
 }
 
 func newMarketEnv(t *testing.T) *marketEnv {
@@ -48,14 +46,13 @@ func newMarketEnv(t *testing.T) *marketEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var commands atomic.Int64
-	monitor := &event.CommandMonitor{Started: func(context.Context, *event.CommandStartedEvent) { commands.Add(1) }}
-	marketDeps := testenv.NewDeps(t, cfg, app.Options{Monitor: monitor})
+	commands := &cmdlog.Log{}
+	marketDeps := testenv.NewDeps(t, cfg, app.Options{Monitor: commands.Monitor()})
 	mkt, err := market.NewMarketFunction(marketDeps.Deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &marketEnv{prices: prices, market: mkt, commands: &commands}
+	e := &marketEnv{prices: prices, market: mkt, commands: commands}
 	if _, err := prices.Handle(context.Background(), []byte(`{"detail-type":"Scheduled Event","source":"aws.events","detail":{}}`)); err != nil {
 		t.Fatalf("prices run: %v", err)
 	}
@@ -210,13 +207,13 @@ func TestHistory(t *testing.T) {
 // cache period costs at most one Mongo command.
 func TestListCostsOneCommandPerCachePeriod(t *testing.T) {
 	e := newMarketEnv(t)
-	before := e.commands.Load()
+	before := e.commands.Mark()
 	for i := 0; i < 1000; i++ {
 		if r := e.get(t, "/api/crypto", ""); r.Status != 200 {
 			t.Fatalf("request %d: %d", i, r.Status)
 		}
 	}
-	if n := e.commands.Load() - before; n > 1 {
+	if n := e.commands.Count(before); n > 1 {
 		t.Errorf("1,000 requests cost %d Mongo commands, want at most 1", n)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
 	"github.com/cryptovault/serverless/shared/portfolio"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/fakeclock"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
@@ -62,14 +63,14 @@ type harness struct {
 	sells     *sells
 	// cancel, when set, replaces the stand-in's CancelOpenSells (race and failure tests).
 	cancel   atomic.Pointer[func(ctx context.Context, userID, symbol string) error]
-	commands commandLog
+	commands cmdlog.Log
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, srv: testenv.DB(t), clock: fakeclock.New(clockBase)}
 	cfg := testenv.Config(t, h.srv.URI(), nil)
-	h.env = testenv.NewDeps(t, cfg, app.Options{Monitor: h.commands.monitor()})
+	h.env = testenv.NewDeps(t, cfg, app.Options{Monitor: h.commands.Monitor()})
 	d := h.env.Deps
 
 	h.tokens = auth.NewTokens(auth.TokensOptions{Keys: d.Keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Now: h.clock.Now})

@@ -1,18 +1,15 @@
 package portfolio_test
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/event"
-
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/market"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 )
 
 // TestRoundTrips counts the database commands of each route and the longest chain of them that
@@ -67,96 +64,20 @@ func TestRoundTrips(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := h.commands.len()
+			before := h.commands.Mark()
 			if status := tt.send(); status >= 300 {
 				t.Fatalf("status %d", status)
 			}
-			got := h.commands.since(before)
-			if names := sortedNames(got); names != sorted(strings.Fields(tt.want)) {
+			got := h.commands.Since(before)
+			if names := sorted(cmdlog.Names(got)); names != sorted(strings.Fields(tt.want)) {
 				t.Fatalf("commands %s, want %s", names, tt.want)
 			}
-			if c := chain(got); c != tt.chain {
-				t.Fatalf("%d sequential round trips, want %d (%s)", c, tt.chain, sortedNames(got))
+			if lv := cmdlog.LevelsOf(got); len(lv) != tt.chain {
+				t.Fatalf("%d sequential round trips, want %d (%s)", len(lv), tt.chain, lv)
 			}
 			t.Logf("%d commands, %d sequential", len(got), tt.chain)
 		})
 	}
-}
-
-// command is one database command the function's client sent.
-type command struct {
-	name       string
-	start, end time.Time
-}
-
-// commandLog records the database commands of the deps' client, with their timing.
-type commandLog struct {
-	mu   sync.Mutex
-	cmds []command
-	byID map[int64]int
-}
-
-func (c *commandLog) monitor() *event.CommandMonitor {
-	finished := func(id int64) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if i, ok := c.byID[id]; ok {
-			c.cmds[i].end = time.Now()
-			delete(c.byID, id)
-		}
-	}
-	return &event.CommandMonitor{
-		Started: func(_ context.Context, e *event.CommandStartedEvent) {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if c.byID == nil {
-				c.byID = map[int64]int{}
-			}
-			c.byID[e.RequestID] = len(c.cmds)
-			c.cmds = append(c.cmds, command{name: e.CommandName, start: time.Now()})
-		},
-		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { finished(e.RequestID) },
-		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { finished(e.RequestID) },
-	}
-}
-
-// since returns the commands started after the first n, in start order.
-func (c *commandLog) since(n int) []command {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.cmds[n:])
-}
-
-func (c *commandLog) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cmds)
-}
-
-// chain is the length of the longest sequence of commands each started after the previous one
-// finished: the sequential round trips. cmds are in start order; a command still running when
-// the request returned cannot be part of a chain behind it, which the zero end time gives.
-func chain(cmds []command) int {
-	depth := make([]int, len(cmds))
-	longest := 0
-	for i, c := range cmds {
-		depth[i] = 1
-		for j := range i {
-			if !cmds[j].end.IsZero() && !cmds[j].end.After(c.start) {
-				depth[i] = max(depth[i], depth[j]+1)
-			}
-		}
-		longest = max(longest, depth[i])
-	}
-	return longest
-}
-
-func sortedNames(cmds []command) string {
-	names := make([]string, len(cmds))
-	for i, c := range cmds {
-		names[i] = c.name
-	}
-	return sorted(names)
 }
 
 // sorted compares command lists regardless of the order of parallel commands.

@@ -10,13 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cryptovault/serverless/shared/audit"
@@ -29,6 +27,7 @@ import (
 	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/fakeclock"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 	"github.com/cryptovault/serverless/shared/trading"
@@ -61,14 +60,14 @@ type harness struct {
 	prices    map[string]string
 	// hook, when set, runs at each step of an order transition (see trading.SetHook).
 	hook     atomic.Pointer[func(string) error]
-	commands commandLog
+	commands cmdlog.Log
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, srv: testenv.DB(t), clock: fakeclock.New(clockBase), prices: maps.Clone(basePrices)}
 	cfg := testenv.Config(t, h.srv.URI(), nil)
-	h.env = testenv.NewDeps(t, cfg, app.Options{Monitor: h.commands.monitor()})
+	h.env = testenv.NewDeps(t, cfg, app.Options{Monitor: h.commands.Monitor()})
 	d := h.env.Deps
 
 	h.tokens = auth.NewTokens(auth.TokensOptions{Keys: d.Keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Now: h.clock.Now})
@@ -534,56 +533,4 @@ func (h *harness) assertNoSecrets() {
 			h.t.Errorf("a secret (%.8s…) appears in the logs", v)
 		}
 	}
-}
-
-// commandLog records the database commands the function's client sends, with their start and end,
-// so that a test can count them and measure the longest chain of dependent ones.
-type commandLog struct {
-	mu       sync.Mutex
-	commands []command
-	byID     map[int64]int
-}
-
-type command struct {
-	name       string // "insert", "findAndModify", ...
-	collection string // the collection it names, when it names one
-	start, end time.Time
-}
-
-func (c *commandLog) monitor() *event.CommandMonitor {
-	finish := func(id int64) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if i, ok := c.byID[id]; ok {
-			c.commands[i].end = time.Now()
-			delete(c.byID, id)
-		}
-	}
-	return &event.CommandMonitor{
-		Started: func(_ context.Context, e *event.CommandStartedEvent) {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if c.byID == nil {
-				c.byID = map[int64]int{}
-			}
-			c.byID[e.RequestID] = len(c.commands)
-			coll, _ := e.Command.Lookup(e.CommandName).StringValueOK()
-			c.commands = append(c.commands, command{name: e.CommandName, collection: coll, start: time.Now()})
-		},
-		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { finish(e.RequestID) },
-		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { finish(e.RequestID) },
-	}
-}
-
-// since returns the commands started after the first n.
-func (c *commandLog) since(n int) []command {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.commands[n:])
-}
-
-func (c *commandLog) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.commands)
 }

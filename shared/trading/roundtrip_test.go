@@ -1,7 +1,6 @@
 package trading_test
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/cryptovault/serverless/shared/auth"
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/market"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 )
 
 // commandDelay is added to every database command while round trips are measured. It is spent
@@ -70,15 +70,15 @@ func TestRoundTrips(t *testing.T) {
 				tt.setup()
 			}
 			h.srv.Inject(devdb.Fault{Delay: commandDelay})
-			before := h.commands.len()
+			before := h.commands.Mark()
 			status := tt.send()
 			h.srv.ClearFaults()
 			if status >= 300 {
 				t.Fatalf("status %d", status)
 			}
-			var counted, prices []command
-			for _, c := range h.commands.since(before) {
-				switch c.collection {
+			var counted, prices []cmdlog.Command
+			for _, c := range h.commands.Since(before) {
+				switch c.Collection {
 				case market.PricesCollection:
 					prices = append(prices, c)
 				case auth.SessionsCollection: // the guard's per-instance view, refreshed every 5 s
@@ -107,29 +107,5 @@ func TestRoundTrips(t *testing.T) {
 	}
 }
 
-// levels groups commands by their depth in the dependency chain: a command's depth is one more
-// than the deepest command that ended before it started. The result lists each level's command
-// names, sorted, levels separated by "|".
-func levels(cmds []command) string {
-	slices.SortFunc(cmds, func(a, b command) int { return a.start.Compare(b.start) })
-	depth := make([]int, len(cmds))
-	byDepth := map[int][]string{}
-	maxDepth := 0
-	for i, c := range cmds {
-		depth[i] = 1
-		for j := range i {
-			if !cmds[j].end.IsZero() && !cmds[j].end.After(c.start) {
-				depth[i] = max(depth[i], depth[j]+1)
-			}
-		}
-		byDepth[depth[i]] = append(byDepth[depth[i]], c.name)
-		maxDepth = max(maxDepth, depth[i])
-	}
-	parts := make([]string, 0, maxDepth)
-	for d := 1; d <= maxDepth; d++ {
-		names := byDepth[d]
-		slices.Sort(names)
-		parts = append(parts, strings.Join(names, " "))
-	}
-	return strings.Join(parts, " | ")
-}
+// levels renders the levels of cmds as the table states them: "|" between levels.
+func levels(cmds []cmdlog.Command) string { return strings.Join(cmdlog.LevelsOf(cmds), " | ") }

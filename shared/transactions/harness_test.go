@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cryptovault/serverless/shared/auth"
@@ -22,6 +20,7 @@ import (
 	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/fakeclock"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 	"github.com/cryptovault/serverless/shared/transactions"
@@ -46,14 +45,14 @@ type harness struct {
 	db     *mongo.Database
 	// afterApply, when set, runs after each committed movement (see NewFunctionWithHook).
 	afterApply atomic.Pointer[func() error]
-	commands   commandLog
+	commands   cmdlog.Log
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, srv: testenv.DB(t), clock: fakeclock.New(clockBase)}
 	cfg := testenv.Config(t, h.srv.URI(), nil)
-	h.env = testenv.NewDeps(t, cfg, app.Options{Monitor: h.commands.monitor()})
+	h.env = testenv.NewDeps(t, cfg, app.Options{Monitor: h.commands.Monitor()})
 	d := h.env.Deps
 
 	h.tokens = auth.NewTokens(auth.TokensOptions{Keys: d.Keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Now: h.clock.Now})
@@ -263,33 +262,6 @@ func (h *harness) assertNoSecrets(values ...string) {
 			h.t.Errorf("a secret (%.8s…) appears in the logs", v)
 		}
 	}
-}
-
-// commandLog records the database commands the function's client sends.
-type commandLog struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (c *commandLog) monitor() *event.CommandMonitor {
-	return &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		c.mu.Lock()
-		c.names = append(c.names, e.CommandName)
-		c.mu.Unlock()
-	}}
-}
-
-// since returns the commands sent after the first n.
-func (c *commandLog) since(n int) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.names[n:]...)
-}
-
-func (c *commandLog) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.names)
 }
 
 // decimal renders a JSON number field for comparisons ("12.50" stays "12.50").

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cryptovault/serverless/shared/ledger"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 )
 
 // TestRoundTrips counts the database commands of each route (the architecture's cost budget),
@@ -81,11 +82,11 @@ func TestRoundTrips(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup()
 			}
-			before := h.commands.len()
+			before := h.commands.Mark()
 			if status := tt.send(); status >= 300 {
 				t.Fatalf("status %d", status)
 			}
-			got := h.commands.since(before)
+			got := cmdlog.Names(h.commands.Since(before))
 			if sorted(got) != sorted(strings.Fields(tt.want)) {
 				t.Fatalf("commands %v, want %s", got, tt.want)
 			}
