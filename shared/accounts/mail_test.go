@@ -8,6 +8,7 @@ import (
 	"github.com/cryptovault/serverless/shared/accounts"
 	"github.com/cryptovault/serverless/shared/mailer"
 	"github.com/cryptovault/serverless/shared/platform/app"
+	"github.com/cryptovault/serverless/shared/testkit/awstest"
 	"github.com/cryptovault/serverless/shared/testkit/sesfake"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
@@ -20,28 +21,28 @@ func TestFunctionMailer(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     map[string]string // configuration variables
-		aws     map[string]string // AWS variables; "{{SES}}" is the local SES endpoint
+		region  string            // AWS_REGION ("" for none)
+		sesURL  bool              // AWS_ENDPOINT_URL_SESV2 is the local SES endpoint
 		wantErr string
 	}{
 		{name: "outbox", env: map[string]string{"MAILER": "log"}},
 		{
-			name: "ses",
-			env:  map[string]string{"MAILER": "ses", "SES_FROM": "no-reply@example.com"},
-			aws: map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDTEST",
-				"AWS_SECRET_ACCESS_KEY": "test-secret-key", "AWS_ENDPOINT_URL_SESV2": "{{SES}}"},
+			name:   "ses",
+			env:    map[string]string{"MAILER": "ses", "SES_FROM": "no-reply@example.com"},
+			region: "eu-west-1", sesURL: true,
 		},
 		{
 			name:    "ses without a region",
 			env:     map[string]string{"MAILER": "ses", "SES_FROM": "no-reply@example.com"},
-			aws:     map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""},
 			wantErr: "ses client",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ses := sesfake.Start(t)
-			for k, v := range tt.aws {
-				t.Setenv(k, strings.ReplaceAll(v, "{{SES}}", ses.URL()))
+			awstest.IsolateEnv(t, tt.region)
+			if tt.sesURL {
+				t.Setenv("AWS_ENDPOINT_URL_SESV2", ses.URL())
 			}
 			outbox := t.TempDir()
 			cfg := testenv.Config(t, db.URI(), tt.env)

@@ -6,25 +6,9 @@ import (
 	"time"
 
 	"github.com/cryptovault/serverless/shared/mailer"
+	"github.com/cryptovault/serverless/shared/testkit/awstest"
 	"github.com/cryptovault/serverless/shared/testkit/sesfake"
 )
-
-// isolateAWSEnv gives NewSESClient a predictable environment: fake static
-// credentials and no endpoint override (awsconfig reads nothing but environment variables).
-func isolateAWSEnv(t *testing.T, region string) {
-	for k, v := range map[string]string{
-		"AWS_REGION":                          region,
-		"AWS_DEFAULT_REGION":                  "",
-		"AWS_ACCESS_KEY_ID":                   "AKIDTEST",
-		"AWS_SECRET_ACCESS_KEY":               "test-secret-key",
-		"AWS_SESSION_TOKEN":                   "",
-		"AWS_ENDPOINT_URL":                    "",
-		"AWS_ENDPOINT_URL_SESV2":              "",
-		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "",
-	} {
-		t.Setenv(k, v)
-	}
-}
 
 func TestNewSESClient(t *testing.T) {
 	tests := []struct {
@@ -40,7 +24,7 @@ func TestNewSESClient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			isolateAWSEnv(t, tt.region)
+			awstest.IsolateEnv(t, tt.region)
 			fake := sesfake.Start(t)
 			endpoint := ""
 			if tt.argURL {
@@ -74,7 +58,7 @@ func TestNewSESClient(t *testing.T) {
 
 // A dead endpoint must fail fast (bounded attempts): a signup is waiting.
 func TestNewSESClientFailsFastWhenDown(t *testing.T) {
-	isolateAWSEnv(t, "us-east-1")
+	awstest.IsolateEnv(t, "us-east-1")
 	fake := sesfake.Start(t)
 	fake.SetDown(true)
 	client, err := mailer.NewSESClient(context.Background(), fake.URL())

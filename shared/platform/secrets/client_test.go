@@ -7,25 +7,9 @@ import (
 	"time"
 
 	"github.com/cryptovault/serverless/shared/platform/secrets"
+	"github.com/cryptovault/serverless/shared/testkit/awstest"
 	"github.com/cryptovault/serverless/shared/testkit/smfake"
 )
-
-// isolateAWSEnv gives NewClient a predictable environment: fake static
-// credentials and no endpoint override (awsconfig reads nothing but environment variables).
-func isolateAWSEnv(t *testing.T, region string) {
-	for k, v := range map[string]string{
-		"AWS_REGION":                          region,
-		"AWS_DEFAULT_REGION":                  "",
-		"AWS_ACCESS_KEY_ID":                   "AKIDTEST",
-		"AWS_SECRET_ACCESS_KEY":               "test-secret-key",
-		"AWS_SESSION_TOKEN":                   "",
-		"AWS_ENDPOINT_URL":                    "",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER":    "",
-		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "",
-	} {
-		t.Setenv(k, v)
-	}
-}
 
 func TestNewClient(t *testing.T) {
 	tests := []struct {
@@ -41,7 +25,7 @@ func TestNewClient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			isolateAWSEnv(t, tt.region)
+			awstest.IsolateEnv(t, tt.region)
 			srv := smfake.Start(t)
 			srv.Put("db", dbValue)
 			endpoint := ""
@@ -72,7 +56,7 @@ func TestNewClient(t *testing.T) {
 
 // A dead endpoint must fail fast (bounded attempts), not eat the init budget.
 func TestNewClientFailsFastWhenDown(t *testing.T) {
-	isolateAWSEnv(t, "us-east-1")
+	awstest.IsolateEnv(t, "us-east-1")
 	srv := smfake.Start(t)
 	srv.Put("db", dbValue)
 	srv.SetDown(true)

@@ -23,20 +23,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/cryptovault/serverless/shared/testkit/awstest"
 )
 
 // Region is the region of the client built by [Server.Client]. The fake
 // answers requests signed for any region, as a local endpoint configured
 // through AWS_ENDPOINT_URL_SESV2 would receive them.
-const Region = "us-east-1"
+const Region = awstest.Region
 
 const (
 	sendEmailPath = "/v2/email/outbound-emails"
@@ -96,17 +92,7 @@ func (s *Server) URL() string { return s.srv.URL }
 // two attempts with tiny backoff so that failure tests stay fast.
 func (s *Server) Client(t testing.TB) *sesv2.Client {
 	t.Helper()
-	return sesv2.New(sesv2.Options{
-		Region:       Region,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDSESFAKE", "sesfake-secret-key", ""),
-		BaseEndpoint: aws.String(s.URL()),
-		HTTPClient:   awshttp.NewBuildableClient().WithTimeout(5 * time.Second),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 2
-			o.MaxBackoff = 10 * time.Millisecond
-			o.RateLimiter = ratelimit.None
-		}),
-	})
+	return sesv2.NewFromConfig(awstest.Config(s.URL(), "AKIDSESFAKE", "sesfake-secret-key"))
 }
 
 // Messages returns a copy of the messages accepted so far, oldest first.

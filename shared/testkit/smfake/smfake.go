@@ -24,12 +24,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/cryptovault/serverless/shared/testkit/awstest"
 )
 
 // Staging labels that Secrets Manager manages during rotation.
@@ -41,7 +38,7 @@ const (
 // Region and Account are the values baked into the ARNs the fake returns and
 // into the client built by [Server.Client].
 const (
-	Region  = "us-east-1"
+	Region  = awstest.Region
 	Account = "123456789012"
 )
 
@@ -106,17 +103,7 @@ func (s *Server) URL() string { return s.srv.URL }
 // two attempts with tiny backoff so that "endpoint down" tests stay fast.
 func (s *Server) Client(t testing.TB) *secretsmanager.Client {
 	t.Helper()
-	return secretsmanager.New(secretsmanager.Options{
-		Region:       Region,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDSMFAKE", "smfake-secret-key", ""),
-		BaseEndpoint: aws.String(s.URL()),
-		HTTPClient:   awshttp.NewBuildableClient().WithTimeout(5 * time.Second),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 2
-			o.MaxBackoff = 10 * time.Millisecond
-			o.RateLimiter = ratelimit.None
-		}),
-	})
+	return secretsmanager.NewFromConfig(awstest.Config(s.URL(), "AKIDSMFAKE", "smfake-secret-key"))
 }
 
 // Put stores value as a new version of secretID, creating the secret if
