@@ -8,10 +8,9 @@ import (
 
 // Balances returns the violations of the ledger invariant: for every asset, the balance equals the
 // sum of the user's entries, those in transactions and those pending in the account, each counted
-// once (a pending entry may be in both); no balance and no available amount is negative, and none
-// available exceeds its balance; every entry is completed and of a known type. The sum is this
-// package's own reading of the entry types, not the ledger's, so that a wrong sign in the ledger
-// cannot agree with itself.
+// once (a pending entry may be in both); every entry is completed and of a known type; and the
+// account keeps its Bounds. The sum is this package's own reading of the entry types, not the
+// ledger's, so that a wrong sign in the ledger cannot agree with itself.
 func (s State) Balances() []error {
 	acc := s.Account
 	var errs []error
@@ -55,15 +54,24 @@ func (s State) Balances() []error {
 	if acc.Cash != cash {
 		errs = append(errs, fmt.Errorf("%s: cash %d, the ledger says %d (%d entries)", acc.ID, acc.Cash, cash, len(entries)))
 	}
+	for _, sym := range symbols(holdings, acc.Holdings) {
+		if acc.Holdings[sym] != holdings[sym] {
+			errs = append(errs, fmt.Errorf("%s: holdings.%s %d, the ledger says %d", acc.ID, sym, acc.Holdings[sym], holdings[sym]))
+		}
+	}
+	return append(errs, s.Bounds()...)
+}
+
+// Bounds returns the account's balances and available amounts that are negative, and the
+// available amounts above their balance: what every update keeps, whatever the ledger says.
+func (s State) Bounds() []error {
+	acc := s.Account
+	var errs []error
 	if acc.Cash < 0 || acc.CashAvailable < 0 || acc.CashAvailable > acc.Cash {
 		errs = append(errs, fmt.Errorf("%s: cash %d, available %d: negative or available above the balance", acc.ID, acc.Cash, acc.CashAvailable))
 	}
-	for _, sym := range symbols(holdings, acc.Holdings, acc.Available) {
-		h, a := acc.Holdings[sym], acc.Available[sym]
-		if h != holdings[sym] {
-			errs = append(errs, fmt.Errorf("%s: holdings.%s %d, the ledger says %d", acc.ID, sym, h, holdings[sym]))
-		}
-		if h < 0 || a < 0 || a > h {
+	for _, sym := range symbols(acc.Holdings, acc.Available) {
+		if h, a := acc.Holdings[sym], acc.Available[sym]; h < 0 || a < 0 || a > h {
 			errs = append(errs, fmt.Errorf("%s: holdings.%s %d, available %d: negative or available above the balance", acc.ID, sym, h, a))
 		}
 	}

@@ -97,6 +97,29 @@ func TestBalances(t *testing.T) {
 	}
 }
 
+// Bounds reads the account alone: a balance the ledger disagrees with is not its business.
+func TestBounds(t *testing.T) {
+	tests := []struct {
+		name   string
+		doctor func(s *State)
+		want   []string
+	}{
+		{"consistent", func(*State) {}, nil},
+		{"off the ledger, within bounds", func(s *State) { s.Account.Cash++; s.Entries = nil }, nil},
+		{"negative coins", func(s *State) { s.Account.Holdings["ETH"], s.Account.Available["ETH"] = -1, -1 },
+			[]string{"holdings.ETH -1, available -1: negative"}},
+		{"cash available above the balance", func(s *State) { s.Account.CashAvailable = s.Account.Cash + 1 },
+			[]string{"cash 399400, available 399401"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := consistent()
+			tt.doctor(&s)
+			assertErrors(t, s.Bounds(), tt.want)
+		})
+	}
+}
+
 func TestFlushed(t *testing.T) {
 	s := consistent()
 	assertErrors(t, s.Flushed(), []string{"u1: 2 entries still pending after a flush"})
