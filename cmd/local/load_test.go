@@ -33,13 +33,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cryptovault/serverless/shared/ledger"
 	"github.com/cryptovault/serverless/shared/testkit/logbuf"
-	"github.com/cryptovault/serverless/shared/trading"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 )
 
 var (
@@ -362,141 +361,17 @@ func (k *keepLines) Write(p []byte) (int, error) {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
 
-// loadInvariant returns the violations of the ledger invariant for one user after flushing what is
-// pending: each balance equals the sum of the user's entries and none is negative (nor an
-// available amount above its balance); what the account holds back equals its open orders'
-// reservations (no reservation on a closed order); a filled order has one trade and one fee entry.
-// Order documents the account has not written yet (order_writes) count as written.
-func loadInvariant(t *testing.T, l *ledger.Ledger, db *mongo.Database, userID string) []string {
+// loadInvariant returns the violations of the money invariants for one user after flushing what
+// is pending (moneycheck): each balance equals the sum of the user's entries and none is negative
+// (nor an available amount above its balance); what the account holds back equals its open orders'
+// reservations; a filled order has exactly its trade and fee entries. Order documents the account
+// has not written yet (order_writes) count as written.
+func loadInvariant(t *testing.T, l *ledger.Ledger, db *mongo.Database, userID string) []error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := l.Flush(ctx, userID); err != nil {
-		return []string{fmt.Sprintf("%s: flush: %v", userID, err)}
+		return []error{fmt.Errorf("%s: flush: %w", userID, err)}
 	}
-	var acc struct {
-		Cash          int64            `bson:"cash"`
-		CashAvailable int64            `bson:"cash_available"`
-		Holdings      map[string]int64 `bson:"holdings"`
-		Available     map[string]int64 `bson:"available"`
-		Pending       bson.M           `bson:"pending"`
-		Open          bson.M           `bson:"open_orders"`
-		Writes        map[string]struct {
-			ID     string `bson:"_id"`
-			Status string `bson:"status"`
-		} `bson:"order_writes"`
-	}
-	if err := db.Collection(ledger.AccountsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&acc); err != nil {
-		return []string{fmt.Sprintf("%s: read account: %v", userID, err)}
-	}
-	var out []string
-	if len(acc.Pending) != 0 {
-		out = append(out, fmt.Sprintf("%s: %d entries pending after a flush", userID, len(acc.Pending)))
-	}
-	type entry struct {
-		Type    string  `bson:"type"`
-		Symbol  string  `bson:"symbol"`
-		Amount  int64   `bson:"amount"`
-		Value   int64   `bson:"value"`
-		OrderID *string `bson:"order_id"`
-	}
-	var entries []entry
-	cur, err := db.Collection(ledger.TransactionsCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
-	if err == nil {
-		err = cur.All(ctx, &entries)
-	}
-	if err != nil {
-		return append(out, fmt.Sprintf("%s: read entries: %v", userID, err))
-	}
-	var cash int64
-	holdings := map[string]int64{}
-	perOrder := map[string]int{}
-	for _, e := range entries {
-		switch e.Type {
-		case "deposit":
-			cash += e.Amount
-		case "withdrawal", "fee":
-			cash -= e.Amount
-		case "buy":
-			cash -= e.Value
-			holdings[e.Symbol] += e.Amount
-		case "sell":
-			cash += e.Value
-			holdings[e.Symbol] -= e.Amount
-		case "adjustment":
-			holdings[e.Symbol] += e.Amount
-		default:
-			out = append(out, fmt.Sprintf("%s: entry of unknown type %q", userID, e.Type))
-		}
-		if e.OrderID != nil {
-			perOrder[*e.OrderID]++
-		}
-	}
-	if acc.Cash != cash || acc.Cash < 0 || acc.CashAvailable < 0 || acc.CashAvailable > acc.Cash {
-		out = append(out, fmt.Sprintf("%s: cash %d, available %d; the ledger says %d", userID, acc.Cash, acc.CashAvailable, cash))
-	}
-	syms := map[string]bool{}
-	for s := range holdings {
-		syms[s] = true
-	}
-	for s := range acc.Holdings {
-		syms[s] = true
-	}
-	for s := range syms {
-		if acc.Holdings[s] != holdings[s] || acc.Holdings[s] < 0 || acc.Available[s] < 0 || acc.Available[s] > acc.Holdings[s] {
-			out = append(out, fmt.Sprintf("%s: holdings.%s %d, available %d; the ledger says %d", userID, s, acc.Holdings[s], acc.Available[s], holdings[s]))
-		}
-	}
-	var orders []struct {
-		ID             string `bson:"_id"`
-		Symbol         string `bson:"symbol"`
-		Status         string `bson:"status"`
-		ReservedCash   int64  `bson:"reserved_cash"`
-		ReservedAmount int64  `bson:"reserved_amount"`
-	}
-	cur, err = db.Collection(trading.OrdersCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
-	if err == nil {
-		err = cur.All(ctx, &orders)
-	}
-	if err != nil {
-		return append(out, fmt.Sprintf("%s: read orders: %v", userID, err))
-	}
-	status := map[string]string{}
-	var reservedCash int64
-	reservedCoins := map[string]int64{}
-	for _, o := range orders {
-		status[o.ID] = o.Status
-		if o.Status == "open" {
-			reservedCash += o.ReservedCash
-			reservedCoins[o.Symbol] += o.ReservedAmount
-		}
-	}
-	for _, w := range acc.Writes {
-		if st, ok := status[w.ID]; !ok || (st == "open" && w.Status != "open") {
-			status[w.ID] = w.Status
-		}
-	}
-	for id, n := range perOrder {
-		if st := status[id]; st != "filled" || n != 2 {
-			out = append(out, fmt.Sprintf("%s: order %s (%q) has %d entries, want a filled order with 2", userID, id, st, n))
-		}
-	}
-	for id, st := range status {
-		if st == "filled" && perOrder[id] != 2 {
-			out = append(out, fmt.Sprintf("%s: filled order %s has %d entries, want 2", userID, id, perOrder[id]))
-		}
-	}
-	if held := acc.Cash - acc.CashAvailable; held != reservedCash {
-		out = append(out, fmt.Sprintf("%s: the account holds back %d cents, the open orders reserve %d", userID, held, reservedCash))
-	}
-	for s := range syms {
-		if held := acc.Holdings[s] - acc.Available[s]; held != reservedCoins[s] {
-			out = append(out, fmt.Sprintf("%s: the account holds back %d %s, the open orders reserve %d", userID, held, s, reservedCoins[s]))
-		}
-	}
-	for id := range acc.Open {
-		if status[id] != "open" {
-			out = append(out, fmt.Sprintf("%s: the account reserves for order %s, which is %q", userID, id, status[id]))
-		}
-	}
-	return out
+	s := moneycheck.Read(t, db, userID).WithUnwritten()
+	return slices.Concat(s.Flushed(), s.Balances(), s.Reservations())
 }

@@ -63,18 +63,18 @@ func TestSignupMeLogout(t *testing.T) {
 		t.Errorf("account = %+v, %v; want 10000.00 starting cash", acct, err)
 	}
 
-	me := expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
+	me := testenv.Expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
 	if me["user"].(map[string]any)["id"] != user["id"] {
 		t.Errorf("me = %v", me)
 	}
-	expect(t, c.do("POST", "/api/auth/logout", ""), 200, "")
+	testenv.Expect(t, c.do("POST", "/api/auth/logout", ""), 200, "")
 	if len(c.cookies) != 0 {
 		t.Errorf("logout left cookies: %v", c.cookies)
 	}
 	// The same access token is refused at once, in this process.
 	replay := h.browser()
 	replay.bearer = access.Value
-	expect(t, replay.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, replay.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
 	h.assertNoSecrets(access.Value, refresh.Value)
 }
 
@@ -109,7 +109,7 @@ func TestSignupValidation(t *testing.T) {
 			if tt.field == "X-Token-Delivery" {
 				c.header.Set("X-Token-Delivery", "carrier-pigeon")
 			}
-			body := expect(t, c.do("POST", "/api/auth/signup", tt.body), tt.status, tt.code)
+			body := testenv.Expect(t, c.do("POST", "/api/auth/signup", tt.body), tt.status, tt.code)
 			if tt.field != "" {
 				if fields, _ := body["fields"].(map[string]any); fields[tt.field] == nil {
 					t.Errorf("fields %v do not name %s", body["fields"], tt.field)
@@ -122,7 +122,7 @@ func TestSignupValidation(t *testing.T) {
 	}
 	// Nothing was created by the refused requests: only the first user exists.
 	login := h.browser()
-	expect(t, login.do("POST", "/api/auth/login", loginBody(t, "b@example.com", testPassword)), 401, "INVALID_CREDENTIALS")
+	testenv.Expect(t, login.do("POST", "/api/auth/login", loginBody(t, "b@example.com", testPassword)), 401, "INVALID_CREDENTIALS")
 }
 
 // TestLoginDoesNotRevealAccounts: an unknown email and a wrong password get the same answer.
@@ -131,29 +131,29 @@ func TestLoginDoesNotRevealAccounts(t *testing.T) {
 	h.signup(testEmail, testPassword)
 	wrong := h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Wrong9Password"))
 	unknown := h.browser().do("POST", "/api/auth/login", loginBody(t, "nobody@example.com", "Wrong9Password"))
-	a, b := expect(t, wrong, 401, "INVALID_CREDENTIALS"), expect(t, unknown, 401, "INVALID_CREDENTIALS")
+	a, b := testenv.Expect(t, wrong, 401, "INVALID_CREDENTIALS"), testenv.Expect(t, unknown, 401, "INVALID_CREDENTIALS")
 	if a["error"] != b["error"] || a["detail"] != b["detail"] {
 		t.Errorf("answers differ: %v vs %v", a, b)
 	}
-	expect(t, h.browser().do("POST", "/api/auth/login", `{"email":"","password":""}`), 422, "VALIDATION_ERROR")
-	expect(t, h.browser().do("POST", "/api/auth/login", `{"email":{"$gt":""},"password":"x"}`), 422, "VALIDATION_ERROR")
+	testenv.Expect(t, h.browser().do("POST", "/api/auth/login", `{"email":"","password":""}`), 422, "VALIDATION_ERROR")
+	testenv.Expect(t, h.browser().do("POST", "/api/auth/login", `{"email":{"$gt":""},"password":"x"}`), 422, "VALIDATION_ERROR")
 }
 
 func TestLockout(t *testing.T) {
 	h := newHarness(t, nil)
 	h.signup(testEmail, testPassword)
 	for i := 1; i <= 4; i++ {
-		expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Wrong9Password")), 401, "INVALID_CREDENTIALS")
+		testenv.Expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Wrong9Password")), 401, "INVALID_CREDENTIALS")
 	}
 	r := h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Wrong9Password"))
-	expect(t, r, 429, "ACCOUNT_LOCKED")
+	testenv.Expect(t, r, 429, "ACCOUNT_LOCKED")
 	if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra < 890 || ra > 900 {
 		t.Errorf("Retry-After = %q, want about 900", r.Header.Get("Retry-After"))
 	}
 	// The right password is refused during the lock, and trying does not extend it.
 	h.clock.Advance(10 * time.Minute)
 	r = h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, testPassword))
-	expect(t, r, 429, "ACCOUNT_LOCKED")
+	testenv.Expect(t, r, 429, "ACCOUNT_LOCKED")
 	if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra > 300 {
 		t.Errorf("Retry-After = %d after 10 min, want <= 300 (not extended)", ra)
 	}
@@ -170,17 +170,17 @@ func TestLockout(t *testing.T) {
 
 	// An address without an account locks the same way (a lock reveals nothing).
 	for i := 1; i <= 4; i++ {
-		expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, "ghost@example.com", "Wrong9Password")), 401, "INVALID_CREDENTIALS")
+		testenv.Expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, "ghost@example.com", "Wrong9Password")), 401, "INVALID_CREDENTIALS")
 	}
-	expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, "ghost@example.com", "Wrong9Password")), 429, "ACCOUNT_LOCKED")
+	testenv.Expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, "ghost@example.com", "Wrong9Password")), 429, "ACCOUNT_LOCKED")
 
 	// A success resets the count: 4 failures, a success, 4 failures → still not locked.
 	for i := 0; i < 4; i++ {
-		expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Wrong9Password")), 401, "INVALID_CREDENTIALS")
+		testenv.Expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Wrong9Password")), 401, "INVALID_CREDENTIALS")
 	}
 	h.login(testEmail, testPassword)
 	for i := 0; i < 4; i++ {
-		expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Wrong9Password")), 401, "INVALID_CREDENTIALS")
+		testenv.Expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Wrong9Password")), 401, "INVALID_CREDENTIALS")
 	}
 	h.login(testEmail, testPassword)
 }
@@ -191,7 +191,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	first := c.cookies["refresh_token"].Value
 
 	h.clock.Advance(time.Minute)
-	body := expect(t, c.do("POST", "/api/auth/refresh", ""), 200, "")
+	body := testenv.Expect(t, c.do("POST", "/api/auth/refresh", ""), 200, "")
 	second := c.cookies["refresh_token"].Value
 	if second == first || body["access_token"] == "" || body["token_type"] != "bearer" || body["message"] == nil {
 		t.Fatalf("refresh did not rotate: %v", body)
@@ -203,21 +203,21 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	tab := h.browser()
 	tab.cookies["refresh_token"] = &http.Cookie{Name: "refresh_token", Value: first}
 	r := tab.do("POST", "/api/auth/refresh", "")
-	expect(t, r, 200, "")
+	testenv.Expect(t, r, 200, "")
 	if tab.cookies["refresh_token"].Value != first {
 		t.Errorf("grace refresh replaced the refresh cookie")
 	}
-	expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
+	testenv.Expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
 
 	// 11 s after the rotation the same token is a reuse: the whole session is revoked.
 	h.clock.Advance(6 * time.Second)
-	expect(t, tab.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
-	expect(t, c.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
-	expect(t, c.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, tab.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, c.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, c.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
 
 	// The reuse is in the audit trail.
 	fresh := h.login(testEmail, testPassword)
-	logs := expect(t, fresh.do("GET", "/api/audit-logs?action=REFRESH_TOKEN_REUSED", ""), 200, "")
+	logs := testenv.Expect(t, fresh.do("GET", "/api/audit-logs?action=REFRESH_TOKEN_REUSED", ""), 200, "")
 	if logs["total"] != 1.0 {
 		t.Errorf("REFRESH_TOKEN_REUSED entries = %v", logs["total"])
 	}
@@ -231,14 +231,14 @@ func TestTokenDeliveryInBody(t *testing.T) {
 	h.signup(testEmail, testPassword)
 	c := h.browser()
 	c.header.Set("X-Token-Delivery", "body")
-	body := expect(t, c.do("POST", "/api/auth/login", loginBody(t, testEmail, testPassword)), 200, "")
+	body := testenv.Expect(t, c.do("POST", "/api/auth/login", loginBody(t, testEmail, testPassword)), 200, "")
 	refresh, _ := body["refresh_token"].(string)
 	if refresh == "" || len(c.cookies) != 0 {
 		t.Fatalf("body delivery: refresh %q, cookies %v", refresh, c.cookies)
 	}
 	c.bearer = body["access_token"].(string)
-	expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
-	body = expect(t, c.do("POST", "/api/auth/refresh", jsonBody(t, map[string]string{"refresh_token": refresh})), 200, "")
+	testenv.Expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
+	body = testenv.Expect(t, c.do("POST", "/api/auth/refresh", jsonBody(t, map[string]string{"refresh_token": refresh})), 200, "")
 	if next, _ := body["refresh_token"].(string); next == "" || next == refresh || len(c.cookies) != 0 {
 		t.Errorf("refresh in body: %v, cookies %v", body, c.cookies)
 	}
@@ -248,12 +248,12 @@ func TestTokenDeliveryInBody(t *testing.T) {
 func TestAnonymousPageLoad(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.browser()
-	expect(t, c.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
-	expect(t, c.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
-	expect(t, c.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, c.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, c.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, c.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
 	c.cookies["refresh_token"] = &http.Cookie{Name: "refresh_token", Value: "garbage"}
-	expect(t, c.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
-	expect(t, c.do("POST", "/api/auth/refresh", `{"refresh_token": 5}`), 422, "VALIDATION_ERROR")
+	testenv.Expect(t, c.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, c.do("POST", "/api/auth/refresh", `{"refresh_token": 5}`), 422, "VALIDATION_ERROR")
 }
 
 // TestAuthenticatedRoutesRefuseBadTokens: every authenticated route answers 401 to a missing,
@@ -267,7 +267,7 @@ func TestAuthenticatedRoutesRefuseBadTokens(t *testing.T) {
 
 	loggedOut := h.login(testEmail, testPassword)
 	loggedOutToken := loggedOut.cookies["access_token"].Value
-	expect(t, loggedOut.do("POST", "/api/auth/logout", ""), 200, "")
+	testenv.Expect(t, loggedOut.do("POST", "/api/auth/logout", ""), 200, "")
 
 	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT","kid":"static"}`))
 	payload := strings.Split(token, ".")[1]
@@ -292,7 +292,7 @@ func TestAuthenticatedRoutesRefuseBadTokens(t *testing.T) {
 		for _, rt := range routes {
 			cl := h.browser()
 			cl.bearer = tok
-			expect(t, cl.do(rt.method, rt.path, ""), 401, "UNAUTHENTICATED")
+			testenv.Expect(t, cl.do(rt.method, rt.path, ""), 401, "UNAUTHENTICATED")
 		}
 		_ = name
 	}
@@ -301,7 +301,7 @@ func TestAuthenticatedRoutesRefuseBadTokens(t *testing.T) {
 	for _, rt := range routes {
 		cl := h.browser()
 		cl.bearer = token
-		expect(t, cl.do(rt.method, rt.path, ""), 401, "UNAUTHENTICATED")
+		testenv.Expect(t, cl.do(rt.method, rt.path, ""), 401, "UNAUTHENTICATED")
 	}
 }
 
@@ -311,16 +311,16 @@ func TestChangePassword(t *testing.T) {
 	other := h.login(testEmail, testPassword)
 	oldAccess := c.cookies["access_token"].Value
 
-	expect(t, c.do("POST", "/api/auth/change-password", jsonBody(t, map[string]string{"current_password": "Wrong9Password", "new_password": "Brand9NewPass"})), 422, "INVALID_CREDENTIALS")
-	expect(t, c.do("POST", "/api/auth/change-password", jsonBody(t, map[string]string{"current_password": testPassword, "new_password": "weak"})), 422, "VALIDATION_ERROR")
-	expect(t, c.do("POST", "/api/auth/change-password", jsonBody(t, map[string]string{"current_password": testPassword, "new_password": "Brand9NewPass"})), 200, "")
+	testenv.Expect(t, c.do("POST", "/api/auth/change-password", jsonBody(t, map[string]string{"current_password": "Wrong9Password", "new_password": "Brand9NewPass"})), 422, "INVALID_CREDENTIALS")
+	testenv.Expect(t, c.do("POST", "/api/auth/change-password", jsonBody(t, map[string]string{"current_password": testPassword, "new_password": "weak"})), 422, "VALIDATION_ERROR")
+	testenv.Expect(t, c.do("POST", "/api/auth/change-password", jsonBody(t, map[string]string{"current_password": testPassword, "new_password": "Brand9NewPass"})), 200, "")
 	if c.cookies["access_token"].Value == oldAccess {
 		t.Error("no new cookies after a password change")
 	}
-	expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
-	expect(t, other.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
-	expect(t, other.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
-	expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, testPassword)), 401, "INVALID_CREDENTIALS")
+	testenv.Expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
+	testenv.Expect(t, other.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, other.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, testPassword)), 401, "INVALID_CREDENTIALS")
 	h.login(testEmail, "Brand9NewPass")
 	h.assertNoSecrets("Brand9NewPass")
 }
@@ -329,15 +329,15 @@ func TestAuditTrailOwnership(t *testing.T) {
 	h := newHarness(t, nil)
 	a, _ := h.signup(testEmail, testPassword)
 	b, _ := h.signup("bob@example.com", testPassword)
-	list := expect(t, a.do("GET", "/api/audit-logs", ""), 200, "")
+	list := testenv.Expect(t, a.do("GET", "/api/audit-logs", ""), 200, "")
 	logs, _ := list["logs"].([]any)
 	if len(logs) == 0 {
 		t.Fatal("no audit entries after signup")
 	}
 	id := logs[0].(map[string]any)["id"].(string)
-	expect(t, a.do("GET", "/api/audit-logs/"+id, ""), 200, "")
-	expect(t, b.do("GET", "/api/audit-logs/"+id, ""), 404, "NOT_FOUND")
-	summary := expect(t, a.do("GET", "/api/audit-logs/summary", ""), 200, "")
+	testenv.Expect(t, a.do("GET", "/api/audit-logs/"+id, ""), 200, "")
+	testenv.Expect(t, b.do("GET", "/api/audit-logs/"+id, ""), 404, "NOT_FOUND")
+	summary := testenv.Expect(t, a.do("GET", "/api/audit-logs/summary", ""), 200, "")
 	if counts := summary["summary"].(map[string]any)["action_counts"].(map[string]any); counts["USER_SIGNUP"] != 1.0 {
 		t.Errorf("summary = %v", summary)
 	}

@@ -135,27 +135,11 @@ func loginBody(t *testing.T, email, password string) string {
 	return jsonBody(t, map[string]string{"email": email, "password": password})
 }
 
-// expect fails the test unless r has the status (and, for errors, the envelope code).
-func expect(t *testing.T, r testenv.Response, status int, code string) map[string]any {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
-	}
-	body := r.JSON(t)
-	if code != "" && body["code"] != code {
-		t.Fatalf("code %v, want %s: %s", body["code"], code, r.Body)
-	}
-	if status >= 400 && (body["error"] == nil || body["error"] != body["detail"] || body["request_id"] == nil) {
-		t.Fatalf("not the error envelope: %s", r.Body)
-	}
-	return body
-}
-
 // signup creates a user through the API and returns a logged-in browser.
 func (h *harness) signup(email, password string) (*client, map[string]any) {
 	h.t.Helper()
 	c := h.browser()
-	body := expect(h.t, c.do("POST", "/api/auth/signup", signupBody(h.t, email, password)), 201, "")
+	body := testenv.Expect(h.t, c.do("POST", "/api/auth/signup", signupBody(h.t, email, password)), 201, "")
 	return c, body
 }
 
@@ -163,20 +147,16 @@ func (h *harness) signup(email, password string) (*client, map[string]any) {
 func (h *harness) login(email, password string) *client {
 	h.t.Helper()
 	c := h.browser()
-	expect(h.t, c.do("POST", "/api/auth/login", loginBody(h.t, email, password)), 200, "")
+	testenv.Expect(h.t, c.do("POST", "/api/auth/login", loginBody(h.t, email, password)), 200, "")
 	return c
 }
 
-// assertNoSecrets fails if any of the values appears in a log line or metric the test produced.
+// assertNoSecrets fails if a credential (testenv.Env.AssertNoSecrets), the test password, a
+// password hash or one of values appears in a log line or metric the test produced.
 func (h *harness) assertNoSecrets(values ...string) {
 	h.t.Helper()
-	logs := h.env.Logs.String() + h.env.Metrics.String()
 	// "$2a$" is the prefix of every bcrypt hash: no password hash may reach a log line either.
-	for _, v := range append(values, testPassword, testenv.JWTSecret, "$2a$") {
-		if v != "" && strings.Contains(logs, v) {
-			h.t.Errorf("a secret (%.6s…) appears in the logs", v)
-		}
-	}
+	h.env.AssertNoSecrets(h.t, append(values, testPassword, "$2a$")...)
 }
 
 // foreignToken is a well-formed access token signed with another key.

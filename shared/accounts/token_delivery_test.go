@@ -3,6 +3,8 @@ package accounts_test
 import (
 	"testing"
 	"time"
+
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
 // TestBadTokenDeliveryChangesNothing: an X-Token-Delivery header other than body or cookie is a
@@ -21,7 +23,7 @@ func TestBadTokenDeliveryChangesNothing(t *testing.T) {
 		c.header.Set("X-Token-Delivery", "carrier-pigeon")
 		r := c.do("POST", "/api/auth/refresh", "")
 		c.header.Del("X-Token-Delivery")
-		body := expect(t, r, 422, "VALIDATION_ERROR")
+		body := testenv.Expect(t, r, 422, "VALIDATION_ERROR")
 		if fields, _ := body["fields"].(map[string]any); fields["X-Token-Delivery"] == nil {
 			t.Errorf("the 422 does not name X-Token-Delivery: %v", body)
 		}
@@ -31,21 +33,21 @@ func TestBadTokenDeliveryChangesNothing(t *testing.T) {
 		// Long after the reuse grace, the same refresh token is still the session's current one:
 		// it was not rotated by the refused request.
 		h.clock.Advance(time.Minute)
-		expect(t, c.do("POST", "/api/auth/refresh", ""), 200, "")
+		testenv.Expect(t, c.do("POST", "/api/auth/refresh", ""), 200, "")
 		if c.cookies["refresh_token"].Value == refresh {
 			t.Errorf("the retry did not rotate the refresh token")
 		}
-		expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
+		testenv.Expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
 	})
 
 	t.Run("change-password", func(t *testing.T) {
 		c.header.Set("X-Token-Delivery", "carrier-pigeon")
 		r := c.do("POST", "/api/auth/change-password", jsonBody(t, map[string]string{"current_password": testPassword, "new_password": "Brand9NewPass"}))
 		c.header.Del("X-Token-Delivery")
-		expect(t, r, 422, "VALIDATION_ERROR")
+		testenv.Expect(t, r, 422, "VALIDATION_ERROR")
 		// The password is unchanged and no session was revoked.
-		expect(t, other.do("GET", "/api/auth/me", ""), 200, "")
-		expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Brand9NewPass")), 401, "INVALID_CREDENTIALS")
+		testenv.Expect(t, other.do("GET", "/api/auth/me", ""), 200, "")
+		testenv.Expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, "Brand9NewPass")), 401, "INVALID_CREDENTIALS")
 		h.login(testEmail, testPassword)
 	})
 }

@@ -44,10 +44,10 @@ type victim struct {
 func newVictim(s *stack, email string) *victim {
 	s.t.Helper()
 	v := &victim{user: s.signup(email)}
-	v.filledOrder = field(expect(s.t, v.do("POST", "/api/orders", `{"trading_pair":"BTC/USD","order_type":"market","side":"buy","amount":0.02}`), 201, ""), "order", "id")
-	v.openOrder = field(expect(s.t, v.do("POST", "/api/orders", `{"trading_pair":"ETH/USD","order_type":"limit","side":"buy","amount":0.1,"price":1000}`), 201, ""), "order", "id")
-	v.deposit = field(expect(s.t, v.do("POST", "/api/transactions", `{"type":"deposit","amount":250}`), 201, ""), "transaction", "id")
-	logs := expect(s.t, v.do("GET", "/api/audit-logs?limit=1", ""), 200, "")["logs"].([]any)
+	v.filledOrder = field(testenv.Expect(s.t, v.do("POST", "/api/orders", `{"trading_pair":"BTC/USD","order_type":"market","side":"buy","amount":0.02}`), 201, ""), "order", "id")
+	v.openOrder = field(testenv.Expect(s.t, v.do("POST", "/api/orders", `{"trading_pair":"ETH/USD","order_type":"limit","side":"buy","amount":0.1,"price":1000}`), 201, ""), "order", "id")
+	v.deposit = field(testenv.Expect(s.t, v.do("POST", "/api/transactions", `{"type":"deposit","amount":250}`), 201, ""), "transaction", "id")
+	logs := testenv.Expect(s.t, v.do("GET", "/api/audit-logs?limit=1", ""), 200, "")["logs"].([]any)
 	v.auditLog, _ = logs[0].(map[string]any)["id"].(string)
 	if v.filledOrder == "" || v.openOrder == "" || v.deposit == "" || v.auditLog == "" {
 		s.t.Fatalf("victim %s: missing ids %+v", email, v)
@@ -161,7 +161,7 @@ func TestCrossSiteFormPostsChangeNothing(t *testing.T) {
 			h := v.cookies("Content-Type", c.contentType)
 			h.Set("Origin", "https://evil.example")
 			r := s.do(route.Method, v.target(route), h, c.body)
-			expect(t, r, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE")
+			testenv.Expect(t, r, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE")
 			assertNoCORS(t, route.String()+" "+c.contentType, r)
 			checked++
 		}
@@ -169,7 +169,7 @@ func TestCrossSiteFormPostsChangeNothing(t *testing.T) {
 	s.assertUnchanged("cross-site form posts", before)
 	// The same requests as the frontend sends them (JSON, allowed origin) do work: the refusals
 	// above are the content type's doing.
-	expect(t, v.do("POST", "/api/transactions", acceptedBodies["POST /api/transactions"]), 201, "")
+	testenv.Expect(t, v.do("POST", "/api/transactions", acceptedBodies["POST /api/transactions"]), 201, "")
 	t.Logf("%d cross-site form posts refused with 415, database unchanged", checked)
 }
 
@@ -340,12 +340,12 @@ func TestForgedTokensOnEveryRoute(t *testing.T) {
 	jwk := map[string]any{"kty": "RSA", "e": "AQAB", "n": base64.RawURLEncoding.EncodeToString(rsaKey.N.Bytes())}
 
 	control := forge(hs, valid, hs256(key))
-	expect(t, s.do("GET", "/api/auth/me", jsonHeader("Authorization", "Bearer "+control), ""), 200, "")
+	testenv.Expect(t, s.do("GET", "/api/auth/me", jsonHeader("Authorization", "Bearer "+control), ""), 200, "")
 
 	// A logged-out session's token.
 	loggedOut := s.do("POST", "/api/auth/login", jsonHeader(), fmt.Sprintf(`{"email":%q,"password":%q}`, other.email, password))
-	revoked := expect(t, loggedOut, 200, "")["access_token"].(string)
-	expect(t, s.do("POST", "/api/auth/logout", jsonHeader("Authorization", "Bearer "+revoked), ""), 200, "")
+	revoked := testenv.Expect(t, loggedOut, 200, "")["access_token"].(string)
+	testenv.Expect(t, s.do("POST", "/api/auth/logout", jsonHeader("Authorization", "Bearer "+revoked), ""), 200, "")
 
 	validParts := strings.Split(control, ".")
 	tamperedPayload := jwtPart(with(valid, "sub", other.id))
@@ -381,7 +381,7 @@ func TestForgedTokensOnEveryRoute(t *testing.T) {
 	}
 	// Every non-public route really is authenticated (no token: 401), so the list is right.
 	for _, r := range routes {
-		expect(t, s.do(r.Method, v.target(r), jsonHeader(), acceptedBodies[r.String()]), 401, "UNAUTHENTICATED")
+		testenv.Expect(t, s.do(r.Method, v.target(r), jsonHeader(), acceptedBodies[r.String()]), 401, "UNAUTHENTICATED")
 	}
 	before := s.snapshot()
 	n := 0

@@ -20,6 +20,7 @@ import (
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/secrets"
+	"github.com/cryptovault/serverless/shared/testkit/pricefile"
 	"github.com/cryptovault/serverless/shared/testkit/smfake"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 	"github.com/cryptovault/serverless/shared/trading"
@@ -54,7 +55,7 @@ func TestEngineRestartDuringOrderBurst(t *testing.T) {
 	var users []*user
 	for i := range 6 {
 		u := s.signup(fmt.Sprintf("burst%d@example.com", i))
-		expect(t, u.do("POST", "/api/portfolio/holding", `{"symbol":"ETH","amount":2}`), 201, "")
+		testenv.Expect(t, u.do("POST", "/api/portfolio/holding", `{"symbol":"ETH","amount":2}`), 201, "")
 		users = append(users, u)
 	}
 
@@ -233,7 +234,7 @@ func TestEngineRestartDuringOrderBurst(t *testing.T) {
 	}
 	for _, o := range outcomes {
 		if o.status == http.StatusCreated && o.orderID != "" {
-			if n := len(findAll[rawOrder](s, trading.OrdersCollection, bson.D{{Key: "_id", Value: o.orderID}})); n != 1 {
+			if n := s.count(trading.OrdersCollection, bson.D{{Key: "_id", Value: o.orderID}}); n != 1 {
 				t.Errorf("order %s was answered 201 but %d are stored", o.orderID, n)
 			}
 		}
@@ -246,7 +247,7 @@ func TestEngineRestartDuringOrderBurst(t *testing.T) {
 }
 
 func entriesWithAmount(s *stack, userID, typ string, cents int64) int {
-	return len(findAll[rawEntry](s, ledger.TransactionsCollection, bson.D{{Key: "user_id", Value: userID}, {Key: "type", Value: typ}, {Key: "amount", Value: cents}}))
+	return s.count(ledger.TransactionsCollection, bson.D{{Key: "user_id", Value: userID}, {Key: "type", Value: typ}, {Key: "amount", Value: cents}})
 }
 
 // Secrets Manager ids of the secrets tests.
@@ -292,7 +293,7 @@ func TestSecretsManagerDownAtColdStart(t *testing.T) {
 	}
 	for _, rq := range requests {
 		r := s.do(rq.method, rq.path, jsonHeader("Authorization", "Bearer "+tok), rq.body)
-		expect(t, r, http.StatusServiceUnavailable, "SECRETS_UNAVAILABLE")
+		testenv.Expect(t, r, http.StatusServiceUnavailable, "SECRETS_UNAVAILABLE")
 		if r.Header.Get("Access-Control-Allow-Origin") != testenv.Origin || r.Header.Get("Retry-After") == "" {
 			t.Errorf("%s %s: 503 without CORS or Retry-After: %v", rq.method, rq.path, r.Header)
 		}
@@ -313,14 +314,14 @@ func TestSecretsManagerDownAtColdStart(t *testing.T) {
 	}
 	s.refreshPrices()
 	u := &user{s: s}
-	login := expect(t, s.do("POST", "/api/auth/login", jsonHeader(), requests[1].body), 200, "")
+	login := testenv.Expect(t, s.do("POST", "/api/auth/login", jsonHeader(), requests[1].body), 200, "")
 	u.access = login["access_token"].(string)
 	u.id = field(login, "user", "id")
 	if kid := headerOf(t, u.access)["kid"]; kid != "dev-1" {
 		t.Errorf("signed with kid %v, want dev-1", kid)
 	}
-	expect(t, u.do("GET", "/api/auth/me", ""), 200, "")
-	expect(t, u.do("POST", "/api/orders", requests[4].body), 201, "")
+	testenv.Expect(t, u.do("GET", "/api/auth/me", ""), 200, "")
+	testenv.Expect(t, u.do("POST", "/api/orders", requests[4].body), 201, "")
 	s.assertLedger(u.id)
 	if logs := s.env.Logs.String(); strings.Contains(logs, testenv.JWTSecret) || strings.Contains(logs, db.URI()) {
 		t.Error("a secret reached a log line")
@@ -347,13 +348,13 @@ func TestSecretsManagerDownDuringWarmRefresh(t *testing.T) {
 	sm.SetDown(true)
 	for i := range 8 {
 		time.Sleep(ttl + 20*time.Millisecond) // every cached value is stale: each request starts a refresh that fails
-		expect(t, u.do("GET", "/api/auth/me", ""), 200, "")
-		expect(t, u.do("POST", "/api/orders", `{"trading_pair":"BTC/USD","order_type":"market","side":"buy","amount":0.001}`), 201, "")
+		testenv.Expect(t, u.do("GET", "/api/auth/me", ""), 200, "")
+		testenv.Expect(t, u.do("POST", "/api/orders", `{"trading_pair":"BTC/USD","order_type":"market","side":"buy","amount":0.001}`), 201, "")
 		if i%4 == 0 {
-			login := expect(t, s.do("POST", "/api/auth/login", jsonHeader(), fmt.Sprintf(`{"email":%q,"password":%q}`, u.email, password)), 200, "")
-			expect(t, s.do("GET", "/api/portfolio", jsonHeader("Authorization", "Bearer "+login["access_token"].(string)), ""), 200, "")
+			login := testenv.Expect(t, s.do("POST", "/api/auth/login", jsonHeader(), fmt.Sprintf(`{"email":%q,"password":%q}`, u.email, password)), 200, "")
+			testenv.Expect(t, s.do("GET", "/api/portfolio", jsonHeader("Authorization", "Bearer "+login["access_token"].(string)), ""), 200, "")
 			r := s.do("POST", "/api/auth/refresh", jsonHeader("Cookie", "refresh_token="+u.refresh), "")
-			expect(t, r, 200, "")
+			testenv.Expect(t, r, 200, "")
 			for _, c := range (&http.Response{Header: r.Header}).Cookies() {
 				if c.Name == "refresh_token" {
 					u.refresh = c.Value
@@ -371,7 +372,7 @@ func TestSecretsManagerDownDuringWarmRefresh(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		time.Sleep(ttl)
-		login := expect(t, s.do("POST", "/api/auth/login", jsonHeader(), fmt.Sprintf(`{"email":%q,"password":%q}`, u.email, password)), 200, "")
+		login := testenv.Expect(t, s.do("POST", "/api/auth/login", jsonHeader(), fmt.Sprintf(`{"email":%q,"password":%q}`, u.email, password)), 200, "")
 		if headerOf(t, login["access_token"].(string))["kid"] == "dev-2" {
 			break
 		}
@@ -379,7 +380,7 @@ func TestSecretsManagerDownDuringWarmRefresh(t *testing.T) {
 			t.Fatal("the rotated key was not picked up after Secrets Manager came back")
 		}
 	}
-	expect(t, u.do("GET", "/api/auth/me", ""), 200, "")
+	testenv.Expect(t, u.do("GET", "/api/auth/me", ""), 200, "")
 	s.assertLedger(u.id)
 }
 
@@ -409,7 +410,7 @@ func TestPriceFeedDownLongerThanMaxAge(t *testing.T) {
 	s.refreshPrices()
 	after := time.Now().UTC()
 	u := s.signup("stale@example.com")
-	expect(t, u.do("POST", "/api/orders", `{"trading_pair":"BTC/USD","order_type":"market","side":"buy","amount":0.01}`), 201, "")
+	testenv.Expect(t, u.do("POST", "/api/orders", `{"trading_pair":"BTC/USD","order_type":"market","side":"buy","amount":0.01}`), 201, "")
 
 	if err := os.Remove(s.priceFile); err != nil {
 		t.Fatal(err)
@@ -426,14 +427,14 @@ func TestPriceFeedDownLongerThanMaxAge(t *testing.T) {
 		`{"trading_pair":"ETH/USD","order_type":"stop","side":"buy","amount":0.1,"price":3000}`,
 	} {
 		r := u.do("POST", "/api/orders", body)
-		expect(t, r, http.StatusServiceUnavailable, "PRICE_STALE")
+		testenv.Expect(t, r, http.StatusServiceUnavailable, "PRICE_STALE")
 		if r.Header.Get("Access-Control-Allow-Origin") != testenv.Origin {
 			t.Errorf("PRICE_STALE without CORS: %v", r.Header)
 		}
 	}
 	s.assertUnchanged("orders on stale prices", snap)
 
-	list := expect(t, s.do("GET", "/api/crypto", jsonHeader(), ""), 200, "")
+	list := testenv.Expect(t, s.do("GET", "/api/crypto", jsonHeader(), ""), 200, "")
 	updated, err := time.Parse(time.RFC3339, list["updatedAt"].(string))
 	if err != nil || updated.Before(before) || updated.After(after) {
 		t.Errorf("updatedAt %v, want the last good refresh, between %v and %v", list["updatedAt"], before, after)
@@ -441,7 +442,7 @@ func TestPriceFeedDownLongerThanMaxAge(t *testing.T) {
 	if age := time.Since(updated); age <= maxAge {
 		t.Errorf("market data is %v old, want older than PRICE_MAX_AGE", age)
 	}
-	coin := expect(t, s.do("GET", "/api/crypto/BTC", jsonHeader(), ""), 200, "")
+	coin := testenv.Expect(t, s.do("GET", "/api/crypto/BTC", jsonHeader(), ""), 200, "")
 	if lu := field(coin, "cryptocurrency", "last_updated"); lu != list["updatedAt"] {
 		t.Errorf("BTC last_updated %q, want %v", lu, list["updatedAt"])
 	}
@@ -451,12 +452,12 @@ func TestPriceFeedDownLongerThanMaxAge(t *testing.T) {
 	if health.Status != http.StatusServiceUnavailable || h["status"] != "unhealthy" || prices["status"] != "down" || prices["age_seconds"].(float64) < maxAge.Seconds() {
 		t.Errorf("health with stale prices: %d %s", health.Status, health.Body)
 	}
-	expect(t, u.do("GET", "/api/portfolio", ""), 200, "")
+	testenv.Expect(t, u.do("GET", "/api/portfolio", ""), 200, "")
 
 	// Back: refreshes (every 250 ms here, shorter than PRICE_MAX_AGE as a schedule must be)
 	// restore trading and health, within the functions' price cache period
 	// (market.DefaultCacheTTL).
-	s.writePrices(coins)
+	pricefile.Write(t, s.priceFile, coins)
 	eventually := func(what string, ok func() (bool, string)) {
 		t.Helper()
 		deadline := time.Now().Add(market.DefaultCacheTTL + 5*time.Second)
@@ -530,7 +531,7 @@ func TestDeadlineShorterThanSlowQuery(t *testing.T) {
 				t.Errorf("the request took %v, past its %v deadline (%d %s)", took.Round(time.Millisecond), budget, r.Status, r.Body)
 			}
 			if c.slowOutcome {
-				expect(t, r, http.StatusCreated, "")
+				testenv.Expect(t, r, http.StatusCreated, "")
 			} else {
 				if r.Status != http.StatusServiceUnavailable {
 					t.Fatalf("status %d, want 503: %s", r.Status, r.Body)
@@ -553,7 +554,7 @@ func TestDeadlineShorterThanSlowQuery(t *testing.T) {
 
 			// The client retries with its key: one booking, whatever happened to the first.
 			retry := s.do("POST", c.path, u.bearer("Idempotency-Key", c.key), c.body)
-			expect(t, retry, http.StatusCreated, "")
+			testenv.Expect(t, retry, http.StatusCreated, "")
 			if c.slowOutcome && !bytes.Equal(retry.Body, r.Body) {
 				t.Errorf("the retry is not the stored answer:\n%s\n%s", r.Body, retry.Body)
 			}

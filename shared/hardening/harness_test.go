@@ -10,7 +10,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,9 +27,10 @@ import (
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
 	"github.com/cryptovault/serverless/shared/samtemplate"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 	"github.com/cryptovault/serverless/shared/testkit/openapicheck"
+	"github.com/cryptovault/serverless/shared/testkit/pricefile"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
-	"github.com/cryptovault/serverless/shared/trading"
 )
 
 // templatePath is template.yaml from this package's directory.
@@ -84,7 +84,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		s.db = testenv.DB(t)
 	}
 	s.priceFile = filepath.Join(t.TempDir(), "prices.json")
-	s.writePrices(coins)
+	pricefile.Write(t, s.priceFile, coins)
 	vars := map[string]string{"PRICE_FEED": "file:" + s.priceFile}
 	maps.Copy(vars, o.env)
 	cfg := testenv.Config(t, s.db.URI(), vars)
@@ -147,33 +147,6 @@ func (s *stack) database() *mongo.Database {
 		s.mdb = db
 	}
 	return s.mdb
-}
-
-// writePrices replaces the price file (a temporary file renamed over it: a refresh never reads
-// half a file).
-func (s *stack) writePrices(prices map[string]string) {
-	s.t.Helper()
-	type quote struct {
-		Symbol string `json:"symbol"`
-		Price  string `json:"price"`
-	}
-	var doc struct {
-		Quotes []quote `json:"quotes"`
-	}
-	for _, sym := range slices.Sorted(maps.Keys(prices)) {
-		doc.Quotes = append(doc.Quotes, quote{sym, prices[sym]})
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	tmp := s.priceFile + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, s.priceFile); err != nil {
-		s.t.Fatal(err)
-	}
 }
 
 // scheduledEvent is the EventBridge event of the template's schedules.
@@ -273,7 +246,7 @@ func (s *stack) signup(email string) *user {
 	s.t.Helper()
 	body := fmt.Sprintf(`{"email":%q,"password":%q,"name":"Test User"}`, email, password)
 	r := s.do("POST", "/api/auth/signup", jsonHeader(), body)
-	m := expect(s.t, r, 201, "")
+	m := testenv.Expect(s.t, r, 201, "")
 	u := &user{s: s, email: email, password: password}
 	u.id, _ = m["user"].(map[string]any)["id"].(string)
 	u.access, _ = m["access_token"].(string)
@@ -301,23 +274,6 @@ func (u *user) cookies(kv ...string) http.Header {
 func (u *user) do(method, target, body string) response {
 	u.s.t.Helper()
 	return u.s.do(method, target, u.bearer(), body)
-}
-
-// expect fails the test unless r has the status (and, for errors, the envelope with code), and
-// returns the decoded body.
-func expect(t testing.TB, r response, status int, code string) map[string]any {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
-	}
-	body := r.JSON(t)
-	if code != "" && body["code"] != code {
-		t.Fatalf("code %v, want %s: %s", body["code"], code, r.Body)
-	}
-	if status >= 400 && (body["error"] == nil || body["error"] != body["detail"] || body["request_id"] == nil) {
-		t.Fatalf("not the error envelope: %s", r.Body)
-	}
-	return body
 }
 
 // field digs a string out of a decoded body: field(m, "order", "id").
@@ -383,60 +339,23 @@ func union[V any](a, b map[string]V) map[string]bool {
 	return u
 }
 
-// The stored shapes, decoded independently of the packages' own types.
-type rawAccount struct {
-	Cash          int64            `bson:"cash"`
-	CashAvailable int64            `bson:"cash_available"`
-	Holdings      map[string]int64 `bson:"holdings"`
-	Available     map[string]int64 `bson:"available"`
-	Pending       bson.M           `bson:"pending"`
-	Open          bson.M           `bson:"open_orders"`
-	// Writes are order documents the account still has to write to the orders collection (a
-	// transition whose follow-up write did not happen yet; the next update writes them).
-	Writes map[string]rawOrder `bson:"order_writes"`
-}
-
-type rawEntry struct {
-	ID      string  `bson:"_id"`
-	Type    string  `bson:"type"`
-	Symbol  string  `bson:"symbol"`
-	Amount  int64   `bson:"amount"`
-	Value   int64   `bson:"value"`
-	OrderID *string `bson:"order_id"`
-}
-
-type rawOrder struct {
-	ID             string `bson:"_id"`
-	Symbol         string `bson:"symbol"`
-	Side           string `bson:"side"`
-	Status         string `bson:"status"`
-	Amount         int64  `bson:"amount"`
-	Fee            int64  `bson:"fee"`
-	Total          int64  `bson:"total"`
-	ReservedCash   int64  `bson:"reserved_cash"`
-	ReservedAmount int64  `bson:"reserved_amount"`
-}
-
-func findAll[T any](s *stack, collection string, filter bson.D) []T {
+// count counts the documents of collection that match filter.
+func (s *stack) count(collection string, filter bson.D) int {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cur, err := s.database().Collection(collection).Find(ctx, filter)
+	n, err := s.database().Collection(collection).CountDocuments(ctx, filter)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	var out []T
-	if err := cur.All(ctx, &out); err != nil {
-		s.t.Fatal(err)
-	}
-	return out
+	return int(n)
 }
 
-// assertLedger checks the ledger invariant for one user after flushing what is pending: every
-// balance equals the sum of the user's entries and none is negative (available ≤ balance too);
-// what the account holds back equals the reservations of its open orders and nothing else (no
-// reservation survives on a closed order, and every account mark names an open order); a filled
-// order has exactly one trade and one fee entry and a closed unfilled order none.
+// assertLedger checks one user's money after flushing what is pending (moneycheck): every balance
+// is the sum of the user's entries and none is negative, nor below what is available of it; what
+// the account holds back is what its open orders reserve; a filled order has exactly its trade and
+// fee entries. A fault may have cut a transition between the account's update and the order's
+// write, so the order documents the account still has to write count as written.
 func (s *stack) assertLedger(userID string) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -444,115 +363,9 @@ func (s *stack) assertLedger(userID string) {
 	if err := s.ledger.Flush(ctx, userID); err != nil {
 		s.t.Fatalf("flush %s: %v", userID, err)
 	}
-	accs := findAll[rawAccount](s, ledger.AccountsCollection, bson.D{{Key: "_id", Value: userID}})
-	if len(accs) != 1 {
-		s.t.Fatalf("%s: %d accounts", userID, len(accs))
-	}
-	acc := accs[0]
-	if len(acc.Pending) != 0 {
-		s.t.Errorf("%s: %d entries still pending after a flush", userID, len(acc.Pending))
-	}
-	var cash int64
-	holdings := map[string]int64{}
-	byOrder := map[string][]rawEntry{}
-	for _, e := range findAll[rawEntry](s, ledger.TransactionsCollection, bson.D{{Key: "user_id", Value: userID}}) {
-		switch e.Type {
-		case "deposit":
-			cash += e.Amount
-		case "withdrawal", "fee":
-			cash -= e.Amount
-		case "buy":
-			cash -= e.Value
-			holdings[e.Symbol] += e.Amount
-		case "sell":
-			cash += e.Value
-			holdings[e.Symbol] -= e.Amount
-		case "adjustment":
-			holdings[e.Symbol] += e.Amount
-		default:
-			s.t.Errorf("%s: entry %s of unknown type %q", userID, e.ID, e.Type)
-		}
-		if e.OrderID != nil {
-			byOrder[*e.OrderID] = append(byOrder[*e.OrderID], e)
-		}
-	}
-	if acc.Cash != cash || acc.Cash < 0 || acc.CashAvailable < 0 || acc.CashAvailable > acc.Cash {
-		s.t.Errorf("%s: cash %d, available %d; the ledger says %d", userID, acc.Cash, acc.CashAvailable, cash)
-	}
-	for sym := range union(holdings, acc.Holdings) {
-		if acc.Holdings[sym] != holdings[sym] || acc.Holdings[sym] < 0 || acc.Available[sym] < 0 || acc.Available[sym] > acc.Holdings[sym] {
-			s.t.Errorf("%s: holdings.%s %d, available %d; the ledger says %d", userID, sym, acc.Holdings[sym], acc.Available[sym], holdings[sym])
-		}
-	}
-	var reservedCash int64
-	reservedCoins := map[string]int64{}
-	open := map[string]bool{}
-	orders := map[string]rawOrder{}
-	for _, o := range findAll[rawOrder](s, trading.OrdersCollection, bson.D{{Key: "user_id", Value: userID}}) {
-		orders[o.ID] = o
-	}
-	for _, o := range acc.Writes { // not written yet: the account's snapshot is the order's state
-		if cur, ok := orders[o.ID]; !ok || (cur.Status == "open" && o.Status != "open") {
-			orders[o.ID] = o
-		}
-	}
-	for _, o := range orders {
-		entries := byOrder[o.ID]
-		delete(byOrder, o.ID)
-		switch o.Status {
-		case "open":
-			open[o.ID] = true
-			reservedCash += o.ReservedCash
-			reservedCoins[o.Symbol] += o.ReservedAmount
-			if len(entries) != 0 {
-				s.t.Errorf("%s: open order %s has %d entries", userID, o.ID, len(entries))
-			}
-		case "filled":
-			var trade, fee int
-			var value, feeAmount, amount int64
-			for _, e := range entries {
-				switch e.Type {
-				case o.Side:
-					trade++
-					value, amount = e.Value, e.Amount
-				case "fee":
-					fee++
-					feeAmount = e.Amount
-				}
-			}
-			total := value + feeAmount
-			if o.Side == "sell" {
-				total = value - feeAmount
-			}
-			if trade != 1 || fee != 1 || len(entries) != 2 || amount != o.Amount || feeAmount != o.Fee || total != o.Total {
-				s.t.Errorf("%s: filled order %s (%+v) has entries %+v", userID, o.ID, o, entries)
-			}
-		default:
-			if len(entries) != 0 {
-				s.t.Errorf("%s: %s order %s has %d entries", userID, o.Status, o.ID, len(entries))
-			}
-		}
-	}
-	for id, es := range byOrder {
-		s.t.Errorf("%s: %d entries of order %s, which is not stored", userID, len(es), id)
-	}
-	if held := acc.Cash - acc.CashAvailable; held != reservedCash {
-		s.t.Errorf("%s: the account holds back %d cents, the open orders reserve %d", userID, held, reservedCash)
-	}
-	for sym := range union(reservedCoins, acc.Holdings) {
-		if held := acc.Holdings[sym] - acc.Available[sym]; held != reservedCoins[sym] {
-			s.t.Errorf("%s: the account holds back %d %s, the open orders reserve %d", userID, held, sym, reservedCoins[sym])
-		}
-	}
-	for id := range acc.Open {
-		if !open[id] {
-			s.t.Errorf("%s: the account still reserves for order %s, which is not open", userID, id)
-		}
-	}
-	for id := range open {
-		if _, ok := acc.Open[id]; !ok {
-			s.t.Errorf("%s: open order %s has no account mark", userID, id)
-		}
+	st := moneycheck.Read(s.t, s.database(), userID).WithUnwritten()
+	for _, err := range slices.Concat(st.Flushed(), st.Balances(), st.Reservations()) {
+		s.t.Error(err)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
 // TestCookieAndHeaderDisagree: a request carrying one user's access cookie and another user's
@@ -15,62 +17,62 @@ import (
 func TestCookieAndHeaderDisagree(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	alice, bob := s.signup("alice@example.com"), s.signup("bob@example.com")
-	expect(t, alice.do("POST", "/api/transactions", `{"type":"deposit","amount":777}`), 201, "")
+	testenv.Expect(t, alice.do("POST", "/api/transactions", `{"type":"deposit","amount":777}`), 201, "")
 
 	both := func(cookie *user, headerToken string) http.Header {
 		h := cookie.cookies()
 		h.Set("Authorization", "Bearer "+headerToken)
 		return h
 	}
-	me := expect(t, s.do("GET", "/api/auth/me", both(alice, bob.access), ""), 200, "")
+	me := testenv.Expect(t, s.do("GET", "/api/auth/me", both(alice, bob.access), ""), 200, "")
 	if field(me, "user", "id") != bob.id {
 		t.Fatalf("cookie alice, header bob: /me is %s, want bob", field(me, "user", "id"))
 	}
-	pf := expect(t, s.do("GET", "/api/portfolio", both(alice, bob.access), ""), 200, "")["portfolio"].(map[string]any)
+	pf := testenv.Expect(t, s.do("GET", "/api/portfolio", both(alice, bob.access), ""), 200, "")["portfolio"].(map[string]any)
 	if pf["cashBalance"] != 10000.0 {
 		t.Errorf("cookie alice, header bob: portfolio cash %v, want bob's 10000 (alice has 10777)", pf["cashBalance"])
 	}
 	// A write goes to the header's user only.
-	expect(t, s.do("POST", "/api/transactions", both(alice, bob.access), `{"type":"withdrawal","amount":100}`), 201, "")
+	testenv.Expect(t, s.do("POST", "/api/transactions", both(alice, bob.access), `{"type":"withdrawal","amount":100}`), 201, "")
 	for _, c := range []struct {
 		u    *user
 		cash float64
 	}{{alice, 10777}, {bob, 9900}} {
-		pf := expect(t, c.u.do("GET", "/api/portfolio", ""), 200, "")["portfolio"].(map[string]any)
+		pf := testenv.Expect(t, c.u.do("GET", "/api/portfolio", ""), 200, "")["portfolio"].(map[string]any)
 		if pf["cashBalance"] != c.cash {
 			t.Errorf("%s: cash %v, want %v", c.u.email, pf["cashBalance"], c.cash)
 		}
 	}
 
 	// A header that is not valid never falls back to the valid cookie, on reads or writes.
-	loggedOut := expect(t, s.do("POST", "/api/auth/login", jsonHeader(), fmt.Sprintf(`{"email":%q,"password":%q}`, bob.email, password)), 200, "")["access_token"].(string)
-	expect(t, s.do("POST", "/api/auth/logout", jsonHeader("Authorization", "Bearer "+loggedOut), ""), 200, "")
+	loggedOut := testenv.Expect(t, s.do("POST", "/api/auth/login", jsonHeader(), fmt.Sprintf(`{"email":%q,"password":%q}`, bob.email, password)), 200, "")["access_token"].(string)
+	testenv.Expect(t, s.do("POST", "/api/auth/logout", jsonHeader("Authorization", "Bearer "+loggedOut), ""), 200, "")
 	before := s.snapshot()
 	for _, tok := range []string{"garbage", loggedOut, "", bob.refresh} {
-		expect(t, s.do("GET", "/api/auth/me", both(alice, tok), ""), 401, "UNAUTHENTICATED")
-		expect(t, s.do("POST", "/api/transactions", both(alice, tok), `{"type":"withdrawal","amount":100}`), 401, "UNAUTHENTICATED")
-		expect(t, s.do("POST", "/api/orders", both(alice, tok), `{"trading_pair":"BTC/USD","order_type":"market","side":"buy","amount":0.01}`), 401, "UNAUTHENTICATED")
+		testenv.Expect(t, s.do("GET", "/api/auth/me", both(alice, tok), ""), 401, "UNAUTHENTICATED")
+		testenv.Expect(t, s.do("POST", "/api/transactions", both(alice, tok), `{"type":"withdrawal","amount":100}`), 401, "UNAUTHENTICATED")
+		testenv.Expect(t, s.do("POST", "/api/orders", both(alice, tok), `{"trading_pair":"BTC/USD","order_type":"market","side":"buy","amount":0.01}`), 401, "UNAUTHENTICATED")
 	}
 	s.assertUnchanged("invalid headers with a valid cookie", before)
 
 	// Refresh: the body's token wins over the cookie; alice's cookie session is left alone.
 	h := alice.cookies()
 	r := s.do("POST", "/api/auth/refresh", h, fmt.Sprintf(`{"refresh_token":%q}`, bob.refresh))
-	refreshed := expect(t, r, 200, "")
+	refreshed := testenv.Expect(t, r, 200, "")
 	if sub := claimsOf(t, refreshed["access_token"].(string))["sub"]; sub != bob.id {
 		t.Errorf("refresh with alice's cookie and bob's body token issued a token for %v, want bob", sub)
 	}
 	// Alice's refresh token was not rotated: it still refreshes (a rotated-out one would be 200
 	// only within the 10 s grace window and then revoke; it is current, so it rotates now).
 	r = s.do("POST", "/api/auth/refresh", jsonHeader("Cookie", "refresh_token="+alice.refresh), "")
-	if got := expect(t, r, 200, ""); claimsOf(t, got["access_token"].(string))["sub"] != alice.id {
+	if got := testenv.Expect(t, r, 200, ""); claimsOf(t, got["access_token"].(string))["sub"] != alice.id {
 		t.Errorf("alice's refresh: %v", got)
 	}
 	if !strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), "\n"), "refresh_token=") {
 		t.Error("alice's own refresh did not rotate her token: the request that carried bob's body token had rotated it")
 	}
 	// A bad body token does not fall back to a good cookie.
-	expect(t, s.do("POST", "/api/auth/refresh", jsonHeader("Cookie", "refresh_token="+alice.refresh), `{"refresh_token":"forged"}`), 401, "UNAUTHENTICATED")
+	testenv.Expect(t, s.do("POST", "/api/auth/refresh", jsonHeader("Cookie", "refresh_token="+alice.refresh), `{"refresh_token":"forged"}`), 401, "UNAUTHENTICATED")
 }
 
 // idRoutes are the template routes with a path parameter and what the test sends on each. Public
@@ -111,7 +113,7 @@ func TestNoIDOR(t *testing.T) {
 		target := alice.target(r)
 		for _, h := range []http.Header{mallory.bearer(), mallory.cookies()} {
 			res := s.do(r.Method, target, h, "")
-			body := expect(t, res, http.StatusNotFound, "NOT_FOUND")
+			body := testenv.Expect(t, res, http.StatusNotFound, "NOT_FOUND")
 			for _, secret := range []string{alice.id, alice.email, alice.filledOrder, alice.openOrder, alice.deposit, alice.auditLog} {
 				if bytes.Contains(res.Body, []byte(secret)) {
 					t.Errorf("%s (%s): the 404 names alice's data %q: %v", r, what, secret, body)
@@ -125,9 +127,9 @@ func TestNoIDOR(t *testing.T) {
 	// The owner still has all of it.
 	for _, target := range []string{"/api/orders/" + alice.filledOrder, "/api/orders/" + alice.openOrder,
 		"/api/transactions/" + alice.deposit, "/api/audit-logs/" + alice.auditLog, "/api/portfolio/holding/BTC"} {
-		expect(t, alice.do("GET", target, ""), 200, "")
+		testenv.Expect(t, alice.do("GET", target, ""), 200, "")
 	}
-	if st := field(expect(t, alice.do("GET", "/api/orders/"+alice.openOrder, ""), 200, ""), "order", "status"); st != "open" {
+	if st := field(testenv.Expect(t, alice.do("GET", "/api/orders/"+alice.openOrder, ""), 200, ""), "order", "status"); st != "open" {
 		t.Errorf("alice's open order is %s after mallory's cancel", st)
 	}
 	// Mallory's lists hold nothing of alice's.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/money"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 )
 
 func TestOpenAccount(t *testing.T) {
@@ -38,10 +39,10 @@ func TestOpenAccount(t *testing.T) {
 			t.Fatalf("OpenAccount again: %v", err)
 		}
 	}
-	if n := len(readEntries(t, e.db, "u1")); n != 1 {
+	if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 1 {
 		t.Fatalf("%d entries after reopening, want 1", n)
 	}
-	if acc := readAccount(t, e.db, "u1"); acc.Cash != int64(startCash) {
+	if acc := moneycheck.ReadAccount(t, e.db, "u1"); acc.Cash != int64(startCash) {
 		t.Fatalf("cash %d after reopening, want %d", acc.Cash, startCash)
 	}
 	assertInvariant(t, e.db, "u1")
@@ -61,7 +62,7 @@ func TestOpenAccountConcurrent(t *testing.T) {
 			t.Fatalf("OpenAccount: %v", err)
 		}
 	}
-	if n := len(readEntries(t, e.db, "u1")); n != 1 {
+	if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 1 {
 		t.Fatalf("%d entries, want 1", n)
 	}
 	assertInvariant(t, e.db, "u1")
@@ -82,16 +83,16 @@ func TestOpenAccountCrashBeforeFlush(t *testing.T) {
 		t.Fatalf("OpenAccount: %v", err)
 	}
 	e.ledger.step = nil
-	if acc := readAccount(t, e.db, "u1"); len(acc.Pending) != 1 || acc.Cash != int64(startCash) {
+	if acc := moneycheck.ReadAccount(t, e.db, "u1"); len(acc.Pending) != 1 || acc.Cash != int64(startCash) {
 		t.Fatalf("after the failed flush: %+v, want cash and one pending entry", acc)
 	}
-	if n := len(readEntries(t, e.db, "u1")); n != 0 {
+	if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 0 {
 		t.Fatalf("%d entries in transactions, want 0 before the repair", n)
 	}
 	if err := e.ledger.OpenAccount(ctx, "u1", startCash); err != nil {
 		t.Fatalf("OpenAccount again: %v", err)
 	}
-	if n := len(readEntries(t, e.db, "u1")); n != 1 {
+	if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 1 {
 		t.Fatalf("%d entries after the repair, want 1", n)
 	}
 	assertInvariant(t, e.db, "u1")
@@ -102,7 +103,7 @@ func TestOpenAccountZeroCash(t *testing.T) {
 	if err := e.ledger.OpenAccount(testCtx(t), "u0", 0); err != nil {
 		t.Fatalf("OpenAccount: %v", err)
 	}
-	if n := len(readEntries(t, e.db, "u0")); n != 0 {
+	if n := len(moneycheck.ReadEntries(t, e.db, "u0")); n != 0 {
 		t.Fatalf("%d entries, want none for zero starting cash", n)
 	}
 	assertInvariant(t, e.db, "u0")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/money"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 )
 
 func withdrawal(cents int64) Entry {
@@ -83,7 +84,7 @@ func TestApplySequence(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			st.change.UserID = "u1"
-			before := readAccount(t, e.db, "u1").Version
+			before := moneycheck.ReadAccount(t, e.db, "u1").Version
 			entries, err := e.ledger.Apply(ctx, st.change)
 			if !errors.Is(err, st.err) || (st.err == nil && err != nil) {
 				t.Fatalf("Apply error = %v, want %v", err, st.err)
@@ -91,7 +92,7 @@ func TestApplySequence(t *testing.T) {
 			if err == nil && len(entries) != len(st.change.Entries) {
 				t.Fatalf("Apply returned %d entries, want %d", len(entries), len(st.change.Entries))
 			}
-			acc := readAccount(t, e.db, "u1")
+			acc := moneycheck.ReadAccount(t, e.db, "u1")
 			got := state{acc.Cash, acc.CashAvailable, acc.Holdings["BTC"], acc.Available["BTC"]}
 			if got != st.want {
 				t.Fatalf("state = %+v, want %+v", got, st.want)
@@ -104,7 +105,7 @@ func TestApplySequence(t *testing.T) {
 			}
 		})
 	}
-	acc := readAccount(t, e.db, "u1")
+	acc := moneycheck.ReadAccount(t, e.db, "u1")
 	if acc.Holdings["ETH"] != 300_000_000 || acc.Available["ETH"] != 300_000_000 {
 		t.Fatalf("ETH = %d / %d, want 3 coins", acc.Holdings["ETH"], acc.Available["ETH"])
 	}
@@ -140,7 +141,7 @@ func TestConcurrentDebits(t *testing.T) {
 	if ok.Load() != 10 || refused.Load() != 40 {
 		t.Fatalf("%d succeeded, %d refused; want 10 and 40", ok.Load(), refused.Load())
 	}
-	if acc := readAccount(t, e.db, "u1"); acc.Cash != 0 || acc.CashAvailable != 0 {
+	if acc := moneycheck.ReadAccount(t, e.db, "u1"); acc.Cash != 0 || acc.CashAvailable != 0 {
 		t.Fatalf("cash %d, available %d; want 0", acc.Cash, acc.CashAvailable)
 	}
 	assertInvariant(t, e.db, "u1")
@@ -163,7 +164,7 @@ func TestApplyPrecondition(t *testing.T) {
 	if _, err := e.ledger.Apply(testCtx(t), change); !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("second Apply error = %v, want ErrPrecondition", err)
 	}
-	if acc := readAccount(t, e.db, "u1"); acc.Cash != int64(startCash)-500 {
+	if acc := moneycheck.ReadAccount(t, e.db, "u1"); acc.Cash != int64(startCash)-500 {
 		t.Fatalf("cash %d, want one withdrawal", acc.Cash)
 	}
 	assertInvariant(t, e.db, "u1")
@@ -186,7 +187,7 @@ func TestApplyCallerIDPending(t *testing.T) {
 		t.Fatalf("second Apply error = %v, want ErrDuplicateEntry", err)
 	}
 	mustFlush(t, e.ledger, "u1")
-	if acc := readAccount(t, e.db, "u1"); acc.Cash != int64(startCash)-700 {
+	if acc := moneycheck.ReadAccount(t, e.db, "u1"); acc.Cash != int64(startCash)-700 {
 		t.Fatalf("cash %d, want one withdrawal", acc.Cash)
 	}
 	assertInvariant(t, e.db, "u1")
@@ -227,7 +228,7 @@ func TestApplyInvalid(t *testing.T) {
 			}
 		})
 	}
-	if acc := readAccount(t, e.db, "u1"); acc.Version != 2 { // the insert (1) and the opening flush (2)
+	if acc := moneycheck.ReadAccount(t, e.db, "u1"); acc.Version != 2 { // the insert (1) and the opening flush (2)
 		t.Fatalf("version %d: an invalid change was sent", acc.Version)
 	}
 	assertInvariant(t, e.db, "u1")

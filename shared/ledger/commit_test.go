@@ -8,6 +8,7 @@ import (
 
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/money"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 )
 
 // TestCommitRecordSettle walks the split steps: Commit applies the change and returns the account
@@ -37,17 +38,17 @@ func TestCommitRecordSettle(t *testing.T) {
 	if v, err := cm.Doc.LookupErr("marks", "o1"); err != nil || v.StringValue() != "filled" {
 		t.Fatalf("caller field in Doc = %v, %v", v, err)
 	}
-	if n := len(readAccount(t, e.db, "u1").Pending); n != 2 {
+	if n := len(moneycheck.ReadAccount(t, e.db, "u1").Pending); n != 2 {
 		t.Fatalf("%d pending after Commit, want 2", n)
 	}
 
 	if err := cm.Record(ctx); err != nil {
 		t.Fatalf("Record: %v", err)
 	}
-	if n := len(readEntries(t, e.db, "u1")); n != 3 {
+	if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 3 {
 		t.Fatalf("%d entries after Record, want 3", n)
 	}
-	if n := len(readAccount(t, e.db, "u1").Pending); n != 2 {
+	if n := len(moneycheck.ReadAccount(t, e.db, "u1").Pending); n != 2 {
 		t.Fatalf("%d pending after Record, want 2 (their clearing is deferred)", n)
 	}
 
@@ -56,8 +57,8 @@ func TestCommitRecordSettle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Commit: %v", err)
 	}
-	acc := readAccount(t, e.db, "u1")
-	if len(acc.Pending) != 1 || acc.Pending[cm2.Entries[0].ID] == nil {
+	acc := moneycheck.ReadAccount(t, e.db, "u1")
+	if _, ok := acc.Pending[cm2.Entries[0].ID]; len(acc.Pending) != 1 || !ok {
 		t.Fatalf("pending after the second Commit = %v, want only its own entry", acc.Pending)
 	}
 	if _, err := cm2.Doc.LookupErr("marks", "o1"); err == nil {
@@ -69,7 +70,7 @@ func TestCommitRecordSettle(t *testing.T) {
 	if err := e.ledger.Settle(ctx, "u1"); err != nil {
 		t.Fatalf("Settle: %v", err)
 	}
-	if acc := readAccount(t, e.db, "u1"); len(acc.Pending) != 0 {
+	if acc := moneycheck.ReadAccount(t, e.db, "u1"); len(acc.Pending) != 0 {
 		t.Fatalf("pending after Settle = %v", acc.Pending)
 	}
 	assertInvariant(t, e.db, "u1")
@@ -105,7 +106,7 @@ func TestCommitRepairsLeftovers(t *testing.T) {
 	if err := e.ledger.Settle(ctx, "u1"); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(readEntries(t, e.db, "u1")); n != 3 {
+	if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 3 {
 		t.Fatalf("%d entries, want 3", n)
 	}
 	assertInvariant(t, e.db, "u1")
@@ -133,11 +134,11 @@ func TestCommitErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := readAccount(t, e.db, "u1")
+			before := moneycheck.ReadAccount(t, e.db, "u1")
 			if _, err := e.ledger.Commit(testCtx(t), tt.change); !errors.Is(err, tt.want) {
 				t.Fatalf("Commit error = %v, want %v", err, tt.want)
 			}
-			if after := readAccount(t, e.db, "u1"); after.Version != before.Version {
+			if after := moneycheck.ReadAccount(t, e.db, "u1"); after.Version != before.Version {
 				t.Fatal("a refused change moved the version")
 			}
 		})

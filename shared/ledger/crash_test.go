@@ -10,6 +10,7 @@ import (
 
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/money"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 )
 
 // TestFailedFlushIsRepaired: the account update succeeds, then the insert into transactions
@@ -35,11 +36,11 @@ func TestFailedFlushIsRepaired(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Deposit after commit must succeed, got %v", err)
 			}
-			acc := readAccount(t, e.db, "u1")
+			acc := moneycheck.ReadAccount(t, e.db, "u1")
 			if _, ok := acc.Pending[entry.ID]; !ok || acc.Cash != int64(startCash)+4_200 {
 				t.Fatalf("after the failed flush: cash %d, pending %v; want the deposit applied and pending", acc.Cash, acc.Pending)
 			}
-			if n := len(readEntries(t, e.db, "u1")); n != 1 {
+			if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 1 {
 				t.Fatalf("%d entries in transactions, want only the opening one", n)
 			}
 			if !strings.Contains(e.logs.String(), "ledger entries left pending") {
@@ -55,7 +56,7 @@ func TestFailedFlushIsRepaired(t *testing.T) {
 					t.Fatalf("Flush: %v", err)
 				}
 			}
-			if n := len(readEntries(t, e.db, "u1")); n != 2 {
+			if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 2 {
 				t.Fatalf("%d entries, want 2", n)
 			}
 			assertInvariant(t, e.db, "u1")
@@ -79,10 +80,11 @@ func TestFailedUnsetIsRepaired(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Deposit: %v", err)
 	}
-	if acc := readAccount(t, e.db, "u1"); acc.Pending[entry.ID] == nil {
+	acc := moneycheck.ReadAccount(t, e.db, "u1")
+	if _, ok := acc.Pending[entry.ID]; !ok {
 		t.Fatalf("entry %s not pending after the failed unset: %v", entry.ID, acc.Pending)
 	}
-	if n := len(readEntries(t, e.db, "u1")); n != 2 {
+	if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 2 {
 		t.Fatalf("%d entries, want 2 (the entry was inserted)", n)
 	}
 	entries, total, err := e.ledger.Entries(ctx, "u1", EntryQuery{})
@@ -100,7 +102,7 @@ func TestFailedCommit(t *testing.T) {
 	if _, err := e.ledger.Deposit(testCtx(t), "u1", 4_200, ""); err == nil {
 		t.Fatal("Deposit succeeded although its update failed")
 	}
-	if acc := readAccount(t, e.db, "u1"); acc.Cash != int64(startCash) || len(acc.Pending) != 0 {
+	if acc := moneycheck.ReadAccount(t, e.db, "u1"); acc.Cash != int64(startCash) || len(acc.Pending) != 0 {
 		t.Fatalf("account changed: %+v", acc)
 	}
 	assertInvariant(t, e.db, "u1")
@@ -165,7 +167,7 @@ func TestFlakyFlushesUnderConcurrency(t *testing.T) {
 	mustFlush(t, e.ledger, "u1")
 	assertInvariant(t, e.db, "u1")
 	ids := map[string]bool{}
-	for _, en := range readEntries(t, e.db, "u1") {
+	for _, en := range moneycheck.ReadEntries(t, e.db, "u1") {
 		ids[en.ID] = true
 	}
 	for _, id := range applied {
@@ -237,11 +239,11 @@ func TestEngineStoppedMidBurst(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 
-	pending := len(readAccount(t, e.db, "u1").Pending) // left by requests cut between commit and flush
+	pending := len(moneycheck.ReadAccount(t, e.db, "u1").Pending) // left by requests cut between commit and flush
 	mustFlush(t, e.ledger, "u1")
 	assertInvariant(t, e.db, "u1")
 	ids := map[string]bool{}
-	for _, en := range readEntries(t, e.db, "u1") {
+	for _, en := range moneycheck.ReadEntries(t, e.db, "u1") {
 		ids[en.ID] = true
 	}
 	for _, id := range succeeded {

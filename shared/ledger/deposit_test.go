@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cryptovault/serverless/shared/money"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 )
 
 func TestDeposit(t *testing.T) {
@@ -95,11 +96,11 @@ func TestConcurrentDeposits(t *testing.T) {
 	total := 0
 	for _, u := range users {
 		mustFlush(t, e.ledger, u)
-		acc := readAccount(t, e.db, u)
+		acc := moneycheck.ReadAccount(t, e.db, u)
 		if want := int64(startCash + sums[u]); acc.Cash != want || acc.CashAvailable != want {
 			t.Errorf("%s: cash %d, available %d; want %d", u, acc.Cash, acc.CashAvailable, want)
 		}
-		entries := readEntries(t, e.db, u)
+		entries := moneycheck.ReadEntries(t, e.db, u)
 		if want := 1 + (n+len(users)-1-indexOf(users, u))/len(users); len(entries) != want {
 			t.Errorf("%s: %d entries, want %d", u, len(entries), want)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/money"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 )
 
 // roundTripDelay is added to every command while a test counts round trips, so that commands sent
@@ -215,7 +216,7 @@ func TestEntriesReadPaths(t *testing.T) {
 			if !slices.Equal(path, tt.path) {
 				t.Errorf("commands %q, want %q", path, tt.path)
 			}
-			if n := len(readAccount(t, e.db, "u1").Pending); n != tt.stillPending {
+			if n := len(moneycheck.ReadAccount(t, e.db, "u1").Pending); n != tt.stillPending {
 				t.Errorf("%d entries pending after the read, want %d", n, tt.stillPending)
 			}
 			mustFlush(t, e.ledger, "u1")
@@ -319,7 +320,7 @@ func TestEntriesCleanBetweenReads(t *testing.T) {
 			if !interfered.Load() {
 				t.Fatal("the interfering change did not run")
 			}
-			if p := readAccount(t, e.db, "u1").Pending; p[committed] != nil {
+			if _, ok := moneycheck.ReadAccount(t, e.db, "u1").Pending[committed]; ok {
 				t.Fatalf("entry %s still pending: the interference did not clean it", committed)
 			}
 			seen := 0

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/logbuf"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
@@ -102,112 +102,16 @@ func (e *testEnv) openAccount(t *testing.T, userID string) {
 	}
 }
 
-// rawAccount is the stored account, decoded independently of the package's own types.
-type rawAccount struct {
-	Cash          int64            `bson:"cash"`
-	CashAvailable int64            `bson:"cash_available"`
-	Holdings      map[string]int64 `bson:"holdings"`
-	Available     map[string]int64 `bson:"available"`
-	Pending       bson.M           `bson:"pending"`
-	Version       int64            `bson:"version"`
-}
-
-// rawEntry is a stored ledger entry, decoded independently of the package's own types.
-type rawEntry struct {
-	ID     string `bson:"_id"`
-	UserID string `bson:"user_id"`
-	Type   string `bson:"type"`
-	Symbol string `bson:"symbol"`
-	Amount int64  `bson:"amount"`
-	Value  int64  `bson:"value"`
-	Status string `bson:"status"`
-}
-
-func readAccount(t *testing.T, db *mongo.Database, userID string) rawAccount {
-	t.Helper()
-	var acc rawAccount
-	if err := db.Collection(AccountsCollection).FindOne(testCtx(t), bson.D{{Key: "_id", Value: userID}}).Decode(&acc); err != nil {
-		t.Fatalf("read account %s: %v", userID, err)
-	}
-	return acc
-}
-
-func readEntries(t *testing.T, db *mongo.Database, userID string) []rawEntry {
-	t.Helper()
-	ctx := testCtx(t)
-	cur, err := db.Collection(TransactionsCollection).Find(ctx, bson.D{{Key: "user_id", Value: userID}})
-	if err != nil {
-		t.Fatalf("find entries of %s: %v", userID, err)
-	}
-	var out []rawEntry
-	if err := cur.All(ctx, &out); err != nil {
-		t.Fatalf("decode entries of %s: %v", userID, err)
-	}
-	return out
-}
-
-// assertInvariant recomputes userID's balances from transactions, in Go and with its own reading
-// of the entry types (not Entry.effect), and compares them with the account. It also checks that
-// nothing is pending (call it after a flush), that no balance or available amount is negative,
-// and that available never exceeds its balance.
+// assertInvariant checks userID's account against the entries in transactions (moneycheck: read
+// independently of this package's types and summed with its own reading of the entry types):
+// nothing pending (call it after a flush), every balance the sum of its entries, every entry
+// completed, no balance or available amount negative, none available above its balance.
 func assertInvariant(t *testing.T, db *mongo.Database, userID string) {
 	t.Helper()
-	acc := readAccount(t, db, userID)
-	entries := readEntries(t, db, userID)
-	if len(acc.Pending) != 0 {
-		t.Errorf("%s: %d entries still pending after a flush", userID, len(acc.Pending))
+	s := moneycheck.State{Account: moneycheck.ReadAccount(t, db, userID), Entries: moneycheck.ReadEntries(t, db, userID)}
+	for _, err := range append(s.Flushed(), s.Balances()...) {
+		t.Error(err)
 	}
-	cash := int64(0)
-	holdings := map[string]int64{}
-	for _, e := range entries {
-		if e.Status != StatusCompleted {
-			t.Errorf("%s: entry %s has status %q", userID, e.ID, e.Status)
-		}
-		switch e.Type {
-		case "deposit":
-			cash += e.Amount
-		case "withdrawal", "fee":
-			cash -= e.Amount
-		case "buy":
-			cash -= e.Value
-			holdings[e.Symbol] += e.Amount
-		case "sell":
-			cash += e.Value
-			holdings[e.Symbol] -= e.Amount
-		case "adjustment":
-			holdings[e.Symbol] += e.Amount
-		default:
-			t.Errorf("%s: entry %s has unknown type %q", userID, e.ID, e.Type)
-		}
-	}
-	if acc.Cash != cash {
-		t.Errorf("%s: cash %d, ledger says %d (%d entries)", userID, acc.Cash, cash, len(entries))
-	}
-	for sym := range union(holdings, acc.Holdings) {
-		if acc.Holdings[sym] != holdings[sym] {
-			t.Errorf("%s: holdings.%s %d, ledger says %d", userID, sym, acc.Holdings[sym], holdings[sym])
-		}
-	}
-	if acc.Cash < 0 || acc.CashAvailable < 0 || acc.CashAvailable > acc.Cash {
-		t.Errorf("%s: cash %d, cash_available %d: negative or available above balance", userID, acc.Cash, acc.CashAvailable)
-	}
-	for sym := range union(acc.Available, acc.Holdings) {
-		h, a := acc.Holdings[sym], acc.Available[sym]
-		if h < 0 || a < 0 || a > h {
-			t.Errorf("%s: holdings.%s %d, available.%s %d: negative or available above balance", userID, sym, h, sym, a)
-		}
-	}
-}
-
-func union(a, b map[string]int64) map[string]bool {
-	u := map[string]bool{}
-	for k := range a {
-		u[k] = true
-	}
-	for k := range b {
-		u[k] = true
-	}
-	return u
 }
 
 // mustFlush flushes userID, retrying for a while: after an outage the client needs a moment to

@@ -14,6 +14,7 @@ import (
 	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/web"
 	"github.com/cryptovault/serverless/shared/portfolio"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
 // TestAddHolding: POST /api/portfolio/holding books an adjustment entry of +amount at the
@@ -53,8 +54,8 @@ func TestAddHolding(t *testing.T) {
 		logs[0].Details["value"] != "32500.06" || logs[0].Details["transaction_id"] != entries[0].ID {
 		t.Errorf("audit %+v", logs)
 	}
-	h.assertInvariant("u1")
-	h.assertNoSecrets()
+	h.AssertLedger("u1")
+	h.AssertNoSecrets(t)
 }
 
 // TestAddValidation: every malformed request is refused before anything is written, with the
@@ -96,7 +97,7 @@ func TestAddValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body := expect(t, u.add(tt.body, ""), tt.status, tt.code)
+			body := testenv.Expect(t, u.add(tt.body, ""), tt.status, tt.code)
 			fields, _ := body["fields"].(map[string]any)
 			if len(fields) != len(tt.fields) {
 				t.Errorf("fields %v, want %v", fields, tt.fields)
@@ -128,20 +129,20 @@ func TestAddIdempotency(t *testing.T) {
 		addBody("btc", "0.50"),
 		`{"symbol":"bitcoin","amount":"0.5","name":"anything"}`,
 	} {
-		h.clock.Advance(time.Second) // a replay is not re-rendered
+		h.Clock.Advance(time.Second) // a replay is not re-rendered
 		r := u.add(body, "k1")
 		if r.Status != http.StatusCreated || !bytes.Equal(r.Body, first.Body) || r.Header.Get(idempotency.ReplayedHeader) != "true" {
 			t.Fatalf("retry %s: %d %s; want the first response %s", body, r.Status, r.Body, first.Body)
 		}
 	}
 	for _, body := range []string{addBody("BTC", "0.51"), addBody("ETH", "0.5")} {
-		expect(t, u.add(body, "k1"), http.StatusConflict, idempotency.CodeKeyReused)
+		testenv.Expect(t, u.add(body, "k1"), http.StatusConflict, idempotency.CodeKeyReused)
 	}
 	entries := h.entries("u1", "")
 	if len(entries) != 2 || entries[1].Amount != 50_000_000 { // the opening deposit and one adjustment
 		t.Fatalf("entries %+v, want the deposit and one +0.5 BTC", entries)
 	}
-	if acc := h.account("u1"); acc.Holdings["BTC"] != 50_000_000 || len(acc.Markers) != 0 {
+	if acc := h.Account("u1"); acc.Holdings["BTC"] != 50_000_000 || len(acc.Markers) != 0 {
 		t.Fatalf("holding %d, markers %v; want 0.5 BTC and no marker left", acc.Holdings["BTC"], acc.Markers)
 	}
 	if logs := h.auditActions("u1"); len(logs) != 1 {
@@ -150,8 +151,8 @@ func TestAddIdempotency(t *testing.T) {
 
 	// Keys are per user; a malformed key is refused before anything runs.
 	must(t, h.newUser("u2").add(addBody("BTC", "0.5"), "k1"), http.StatusCreated)
-	expect(t, u.add(addBody("BTC", "0.5"), "\x01"), http.StatusUnprocessableEntity, web.CodeValidation)
-	h.assertInvariant("u1")
+	testenv.Expect(t, u.add(addBody("BTC", "0.5"), "\x01"), http.StatusUnprocessableEntity, web.CodeValidation)
+	h.AssertLedger("u1")
 }
 
 // TestAddRerun: an earlier attempt committed the change under the key and died before storing
@@ -176,14 +177,14 @@ func TestAddRerun(t *testing.T) {
 			btc, _ := feed.CoinBySymbolOrID("BTC")
 
 			// The earlier attempt, as add runs it, without its response.
-			store := idempotency.NewStore(h.env.Deps.Mongo.Database, h.clock.Now)
+			store := idempotency.NewStore(h.Deps.Mongo.Database, h.Clock.Now)
 			claim, replay, err := store.Begin(ctx, "u1", "k1", portfolio.AddRoute, portfolio.AddFingerprint(btc, 50_000_000))
 			if err != nil || replay != nil {
 				t.Fatalf("Begin: %v, %v", err, replay)
 			}
 			filter, set := claim.Guard(ledger.AccountsCollection, "u1")
 			price := money.Price(6_500_012_000_000)
-			if _, err := h.ledger.Apply(ctx, ledger.Change{UserID: "u1", Filter: filter, Set: set, Entries: []ledger.Entry{{
+			if _, err := h.Ledger.Apply(ctx, ledger.Change{UserID: "u1", Filter: filter, Set: set, Entries: []ledger.Entry{{
 				ID: portfolio.AddEntryID(claim.Token()), Type: ledger.TypeAdjustment, Symbol: "BTC", Amount: 50_000_000,
 				Price: &price, Value: 3_250_006, Description: "Holding added",
 			}}}); err != nil {
@@ -193,8 +194,8 @@ func TestAddRerun(t *testing.T) {
 				must(t, u.remove("BTC"), http.StatusOK)
 			}
 
-			expect(t, u.add(addBody("BTC", "0.5"), "k1"), http.StatusConflict, idempotency.CodeKeyInProgress)
-			h.clock.Advance(idempotency.InFlightTimeout + time.Second)
+			testenv.Expect(t, u.add(addBody("BTC", "0.5"), "k1"), http.StatusConflict, idempotency.CodeKeyInProgress)
+			h.Clock.Advance(idempotency.InFlightTimeout + time.Second)
 			r := must(t, u.add(addBody("BTC", "0.5"), "k1"), http.StatusCreated)
 			if got := row(t, decodeHolding(t, r)); got.Amount != tt.amount || got.Value != tt.value || got.Price != "65000.12" {
 				t.Errorf("holding %+v, want %s BTC worth %s", got, tt.amount, tt.value)
@@ -212,7 +213,7 @@ func TestAddRerun(t *testing.T) {
 			if again := u.add(addBody("BTC", "0.5"), "k1"); !bytes.Equal(again.Body, r.Body) {
 				t.Errorf("replay %s, want %s", again.Body, r.Body)
 			}
-			h.assertInvariant("u1")
+			h.AssertLedger("u1")
 		})
 	}
 }

@@ -16,11 +16,11 @@ import (
 func TestUnauthenticated(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
-	expired, _, err := h.tokens.Issue(context.Background(), "u1", "session-u1")
+	expired, _, err := h.Tokens.Issue(context.Background(), "u1", "session-u1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.clock.Advance(16 * time.Minute) // access tokens live 15 min
+	h.Clock.Advance(16 * time.Minute) // access tokens live 15 min
 
 	routes := []struct{ method, path, body string }{
 		{http.MethodGet, "/api/portfolio", ""},
@@ -41,7 +41,7 @@ func TestUnauthenticated(t *testing.T) {
 					resource = "/api/portfolio/holding/{symbol}"
 				}
 				r := testenv.Do(t, h.fn, testenv.Request{Method: rt.method, Path: rt.path, Resource: resource, Header: header, Body: rt.body})
-				expect(t, r, http.StatusUnauthorized, auth.CodeUnauthenticated)
+				testenv.Expect(t, r, http.StatusUnauthorized, auth.CodeUnauthenticated)
 			})
 		}
 	}
@@ -50,8 +50,8 @@ func TestUnauthenticated(t *testing.T) {
 	}
 	// A known path with another method is 405 METHOD_NOT_ALLOWED.
 	r := u.do(http.MethodPut, "/api/portfolio/holding", addBody("BTC", "1"), "")
-	expect(t, r, http.StatusMethodNotAllowed, web.CodeMethodNotAllowed)
-	h.assertNoSecrets()
+	testenv.Expect(t, r, http.StatusMethodNotAllowed, web.CodeMethodNotAllowed)
+	h.AssertNoSecrets(t)
 }
 
 // TestOwnership: every route reads and changes only the caller's account. B never sees A's
@@ -66,11 +66,11 @@ func TestOwnership(t *testing.T) {
 	if len(pb.Holdings) != 0 || num(t, pb.TotalBalance) != "10000.00" {
 		t.Errorf("bob's portfolio %+v shows something of alice's", pb)
 	}
-	expect(t, b.holding("BTC"), http.StatusNotFound, web.CodeNotFound)
-	expect(t, b.remove("BTC"), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, b.holding("BTC"), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, b.remove("BTC"), http.StatusNotFound, web.CodeNotFound)
 	must(t, b.add(addBody("ETH", "2"), ""), http.StatusCreated)
 
-	if acc := h.account("alice"); acc.Holdings["BTC"] != 100_000_000 || acc.Available["BTC"] != 90_000_000 || acc.Holdings["ETH"] != 0 {
+	if acc := h.Account("alice"); acc.Holdings["BTC"] != 100_000_000 || acc.Available["BTC"] != 90_000_000 || acc.Holdings["ETH"] != 0 {
 		t.Errorf("alice's account changed: %+v", acc)
 	}
 	if calls := h.sells.callsMade(); len(calls) != 0 {
@@ -83,6 +83,6 @@ func TestOwnership(t *testing.T) {
 	if logs := h.auditActions("bob"); len(logs) != 1 {
 		t.Errorf("bob's audit %+v, want his one HOLDING_ADDED", logs)
 	}
-	h.assertInvariant("alice")
-	h.assertInvariant("bob")
+	h.AssertLedger("alice")
+	h.AssertLedger("bob")
 }

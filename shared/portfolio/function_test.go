@@ -17,7 +17,7 @@ import (
 // coins that something reserved make it fail safely rather than vanish under an order.
 func TestNewFunction(t *testing.T) {
 	h := newHarness(t)
-	d := h.env.Deps
+	d := h.Deps
 	fn, err := portfolio.NewFunction(d, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -58,11 +58,11 @@ func TestNewFunction(t *testing.T) {
 	if p := decodePortfolio(t, send(http.MethodGet, "/api/portfolio", tok)); len(p.Holdings) != 2 {
 		t.Errorf("holdings %+v", p.Holdings)
 	}
-	expect(t, send(http.MethodGet, "/api/portfolio", ""), http.StatusUnauthorized, auth.CodeUnauthenticated)
+	testenv.Expect(t, send(http.MethodGet, "/api/portfolio", ""), http.StatusUnauthorized, auth.CodeUnauthenticated)
 	must(t, send(http.MethodDelete, "/api/portfolio/holding/BTC", tok), http.StatusOK)
-	expect(t, send(http.MethodDelete, "/api/portfolio/holding/ETH", tok), http.StatusConflict, portfolio.CodeHoldingChanged)
-	if acc := h.account("u1"); acc.Holdings["BTC"] != 0 || acc.Holdings["ETH"] != 100_000_000 || acc.Available["ETH"] != 99_999_999 {
+	testenv.Expect(t, send(http.MethodDelete, "/api/portfolio/holding/ETH", tok), http.StatusConflict, portfolio.CodeHoldingChanged)
+	if acc := h.Account("u1"); acc.Holdings["BTC"] != 0 || acc.Holdings["ETH"] != 100_000_000 || acc.Available["ETH"] != 99_999_999 {
 		t.Errorf("account %+v", acc)
 	}
-	h.assertInvariant("u1")
+	h.AssertLedger("u1")
 }

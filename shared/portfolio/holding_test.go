@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cryptovault/serverless/shared/platform/web"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
 // TestGetHolding: GET /api/portfolio/holding/{symbol} answers the holding as listed in the
@@ -42,7 +43,7 @@ func TestGetHolding(t *testing.T) {
 		t.Run(tt.symbol, func(t *testing.T) {
 			r := u.holding(tt.symbol)
 			if tt.status != http.StatusOK {
-				expect(t, r, tt.status, web.CodeNotFound)
+				testenv.Expect(t, r, tt.status, web.CodeNotFound)
 				return
 			}
 			if got := row(t, decodeHolding(t, must(t, r, http.StatusOK))); got != tt.want {

@@ -13,6 +13,7 @@ import (
 	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/web"
 	"github.com/cryptovault/serverless/shared/portfolio"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
 // TestAddThenRemove: coins recorded with POST and removed with DELETE are two adjustment entries,
@@ -42,17 +43,17 @@ func TestAddThenRemove(t *testing.T) {
 			t.Errorf("entry %d = %+v, want adjustment %d valued %d at 65000.12", i, e, w.amount, w.value)
 		}
 	}
-	if acc := h.account("u1"); acc.Holdings["BTC"] != 0 || acc.Available["BTC"] != 0 {
+	if acc := h.Account("u1"); acc.Holdings["BTC"] != 0 || acc.Available["BTC"] != 0 {
 		t.Errorf("holding %d, available %d; want 0", acc.Holdings["BTC"], acc.Available["BTC"])
 	}
-	h.assertInvariant("u1")
+	h.AssertLedger("u1")
 
 	p := decodePortfolio(t, u.portfolio())
 	if len(p.Holdings) != 0 || num(t, p.TotalBalance) != "10000.00" {
 		t.Errorf("portfolio after removal: %+v", p)
 	}
-	expect(t, u.holding("BTC"), http.StatusNotFound, web.CodeNotFound)
-	expect(t, u.remove("BTC"), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, u.holding("BTC"), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, u.remove("BTC"), http.StatusNotFound, web.CodeNotFound)
 
 	logs := h.auditActions("u1")
 	if len(logs) != 2 || logs[0].Action != audit.ActionHoldingAdded || logs[1].Action != audit.ActionHoldingRemoved ||
@@ -70,7 +71,7 @@ func TestRemoveNotHeld(t *testing.T) {
 	u.adjust("SOL", 100_000_000)
 	u.adjust("SOL", -100_000_000)
 	for _, sym := range []string{"ETH", "SOL", "DOGGO", "USD"} {
-		expect(t, u.remove(sym), http.StatusNotFound, web.CodeNotFound)
+		testenv.Expect(t, u.remove(sym), http.StatusNotFound, web.CodeNotFound)
 	}
 	if calls := h.sells.callsMade(); len(calls) != 0 {
 		t.Errorf("CancelOpenSells calls %v, want none", calls)
@@ -96,13 +97,13 @@ func TestRemoveCancelsOpenSells(t *testing.T) {
 	if calls := h.sells.callsMade(); !slices.Equal(calls, []string{"u1/BTC"}) {
 		t.Errorf("CancelOpenSells calls %v", calls)
 	}
-	if acc := h.account("u1"); acc.Holdings["BTC"] != 0 || acc.Available["BTC"] != 0 {
+	if acc := h.Account("u1"); acc.Holdings["BTC"] != 0 || acc.Available["BTC"] != 0 {
 		t.Errorf("holding %d, available %d; want nothing held or reserved", acc.Holdings["BTC"], acc.Available["BTC"])
 	}
 	if e := h.entries("u1", "BTC"); len(e) != 2 || e[1].Amount != -100_000_000 {
 		t.Errorf("entries %+v, want the setup and -1 BTC", e)
 	}
-	h.assertInvariant("u1")
+	h.AssertLedger("u1")
 }
 
 // TestRemoveRaces: what happens between a removal's read and its update. The hook runs as
@@ -112,7 +113,7 @@ func TestRemoveRaces(t *testing.T) {
 	h := newHarness(t)
 	price := money.Price(6_500_012_000_000)
 	apply := func(ctx context.Context, userID string, e ledger.Entry) error {
-		_, err := h.ledger.Apply(ctx, ledger.Change{UserID: userID, Entries: []ledger.Entry{e}})
+		_, err := h.Ledger.Apply(ctx, ledger.Change{UserID: userID, Entries: []ledger.Entry{e}})
 		return err
 	}
 
@@ -190,11 +191,11 @@ func TestRemoveRaces(t *testing.T) {
 				return tt.hook(t, ctx, u, calls)
 			})
 
-			expect(t, u.remove("BTC"), tt.status, tt.code)
+			testenv.Expect(t, u.remove("BTC"), tt.status, tt.code)
 			if calls != tt.wantCalls {
 				t.Errorf("%d CancelOpenSells calls, want %d", calls, tt.wantCalls)
 			}
-			acc := h.account(u.id)
+			acc := h.Account(u.id)
 			if acc.Holdings["BTC"] != tt.wantHolding || acc.Available["BTC"] != tt.wantAvailable {
 				t.Errorf("holding %d, available %d; want %d, %d", acc.Holdings["BTC"], acc.Available["BTC"], tt.wantHolding, tt.wantAvailable)
 			}
@@ -207,7 +208,7 @@ func TestRemoveRaces(t *testing.T) {
 			if !slices.Equal(removed, tt.wantRemoved) {
 				t.Errorf("removal entries %v, want %v", removed, tt.wantRemoved)
 			}
-			h.assertInvariant(u.id)
+			h.AssertLedger(u.id)
 		})
 	}
 }
@@ -223,5 +224,5 @@ func TestRemoveUnpricedCoin(t *testing.T) {
 	if len(e) != 2 || e[1].Amount != -500_000_000 || e[1].Price != nil || e[1].Value != 0 {
 		t.Errorf("entries %+v, want +5 and -5 TRX without price or value", e)
 	}
-	h.assertInvariant("u1")
+	h.AssertLedger("u1")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/cryptovault/serverless/shared/devdb"
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
 // TestRoundTrips counts the database commands of each route and the longest chain of them that
@@ -22,11 +23,11 @@ func TestRoundTrips(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
 	u.adjust("BTC", 100_000_000)
-	expect(t, u.portfolio(), http.StatusOK, "") // loads the revocation view (shared guard)
+	testenv.Expect(t, u.portfolio(), http.StatusOK, "") // loads the revocation view (shared guard)
 	fn := h.function(h.store(market.DefaultCacheTTL))
 
-	h.srv.Inject(devdb.Fault{Delay: 50 * time.Millisecond})
-	t.Cleanup(h.srv.ClearFaults)
+	h.Server.Inject(devdb.Fault{Delay: 50 * time.Millisecond})
+	t.Cleanup(h.Server.ClearFaults)
 
 	tests := []struct {
 		name  string
@@ -64,11 +65,11 @@ func TestRoundTrips(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := h.commands.Mark()
+			before := h.Commands.Mark()
 			if status := tt.send(); status >= 300 {
 				t.Fatalf("status %d", status)
 			}
-			got := h.commands.Since(before)
+			got := h.Commands.Since(before)
 			if names := sorted(cmdlog.Names(got)); names != sorted(strings.Fields(tt.want)) {
 				t.Fatalf("commands %s, want %s", names, tt.want)
 			}

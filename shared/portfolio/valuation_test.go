@@ -8,6 +8,7 @@ import (
 	"github.com/cryptovault/serverless/shared/ledger"
 	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/web"
+	"github.com/cryptovault/serverless/shared/testkit/moneyenv"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
@@ -24,10 +25,10 @@ func TestPortfolioValuation(t *testing.T) {
 	u.adjust("SOL", 300_000_000)              // held, then sold off: a zero holding
 	u.adjust("SOL", -300_000_000)             //
 	h.sells.place(t, "u1", "BTC", 10_000_000) // an open sell of 0.1 BTC
-	if _, err := h.ledger.Apply(testCtx(t), ledger.Change{UserID: "u1", ReserveCash: 10_000}); err != nil {
+	if _, err := h.Ledger.Apply(testCtx(t), ledger.Change{UserID: "u1", ReserveCash: 10_000}); err != nil {
 		t.Fatal(err) // an open buy reserving 100.00
 	}
-	if h.account("u1").Holdings["SOL"] != 0 {
+	if h.Account("u1").Holdings["SOL"] != 0 {
 		t.Fatal("setup: SOL should be a stored zero")
 	}
 
@@ -70,28 +71,28 @@ func TestPortfolioValuation(t *testing.T) {
 		t.Errorf("allocations %s + cash %s, want about 100", sum, cashShare)
 	}
 	// The newest figure is the account's last change (the reservation), after the prices.
-	if want := clockBase.Add(time.Millisecond).Format(time.RFC3339); p.UpdatedAt != want {
+	if want := moneyenv.ClockBase.Add(time.Millisecond).Format(time.RFC3339); p.UpdatedAt != want {
 		t.Errorf("updatedAt %s, want %s", p.UpdatedAt, want)
 	}
-	h.assertNoSecrets()
+	h.AssertNoSecrets(t)
 }
 
 // TestUpdatedAt: updatedAt is the newest of the account's last change and the prices of held
 // coins, RFC 3339 UTC with Z; a price of a coin not held does not date the portfolio.
 func TestUpdatedAt(t *testing.T) {
 	h := newHarness(t)
-	u := h.newUser("u1") // opened at clockBase + 1 ms (setPrices moved the clock)
-	opened := h.clock.Now()
+	u := h.newUser("u1") // opened at moneyenv.ClockBase + 1 ms (setPrices moved the clock)
+	opened := h.Clock.Now()
 
-	h.clock.Advance(time.Hour)
+	h.Clock.Advance(time.Hour)
 	h.setPrices(`[{"symbol": "ETH", "price": "3600"}]`) // ETH is not held
 	if got := decodePortfolio(t, u.portfolio()).UpdatedAt; got != opened.Format(time.RFC3339) {
 		t.Errorf("updatedAt %s, want the account's %s", got, opened.Format(time.RFC3339))
 	}
 
 	u.adjust("ETH", 100_000_000)
-	h.clock.Advance(time.Hour)
-	refreshed := h.clock.Now()
+	h.Clock.Advance(time.Hour)
+	refreshed := h.Clock.Now()
 	h.setPrices(`[{"symbol": "ETH", "price": "3700"}]`)
 	got := decodePortfolio(t, u.portfolio()).UpdatedAt
 	if want := refreshed.UTC().Format(time.RFC3339); got != want || got[len(got)-1] != 'Z' {
@@ -104,7 +105,7 @@ func TestUpdatedAt(t *testing.T) {
 func TestUnpricedCoin(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
-	expect(t, u.add(addBody("TRX", "100"), ""), http.StatusCreated, "") // TRX has no price
+	testenv.Expect(t, u.add(addBody("TRX", "100"), ""), http.StatusCreated, "") // TRX has no price
 
 	p := decodePortfolio(t, u.portfolio())
 	if len(p.Holdings) != 1 {
@@ -136,9 +137,9 @@ func TestStalePrice(t *testing.T) {
 	u := h.newUser("u1")
 	u.adjust("BTC", 100_000_000)
 	// Prices and account both date from the first second of the test.
-	priced := clockBase.Format(time.RFC3339)
+	priced := moneyenv.ClockBase.Format(time.RFC3339)
 
-	h.clock.Advance(2 * time.Hour) // far beyond the 5 min default
+	h.Clock.Advance(2 * time.Hour) // far beyond the 5 min default
 	p := decodePortfolio(t, u.portfolio())
 	if num(t, p.TotalBalance) != "75000.12" || p.UpdatedAt != priced {
 		t.Errorf("total %s, updatedAt %s; want 10000.00 + 65000.12 at the stale price, dated %s", p.TotalBalance, p.UpdatedAt, priced)
@@ -166,17 +167,17 @@ func TestNoAccount(t *testing.T) {
 			t.Errorf("%s = %s, want 0.00", name, raw)
 		}
 	}
-	if len(p.Holdings) != 0 || p.UpdatedAt != h.clock.Now().Format(time.RFC3339) {
+	if len(p.Holdings) != 0 || p.UpdatedAt != h.Clock.Now().Format(time.RFC3339) {
 		t.Errorf("holdings %v, updatedAt %s; want none and the request's time", p.Holdings, p.UpdatedAt)
 	}
-	expect(t, u.holding("BTC"), http.StatusNotFound, web.CodeNotFound)
-	expect(t, u.add(addBody("BTC", "1"), ""), http.StatusNotFound, web.CodeNotFound)
-	expect(t, u.remove("BTC"), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, u.holding("BTC"), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, u.add(addBody("BTC", "1"), ""), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, u.remove("BTC"), http.StatusNotFound, web.CodeNotFound)
 }
 
 // must fails unless r has the status, and returns it.
 func must(t *testing.T, r testenv.Response, status int) testenv.Response {
 	t.Helper()
-	expect(t, r, status, "")
+	testenv.Expect(t, r, status, "")
 	return r
 }

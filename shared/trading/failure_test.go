@@ -12,6 +12,7 @@ import (
 	"github.com/cryptovault/serverless/shared/idempotency"
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/web"
+	"github.com/cryptovault/serverless/shared/testkit/moneyenv"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 	"github.com/cryptovault/serverless/shared/trading"
 )
@@ -32,7 +33,7 @@ func (h *harness) once(step string, act func() error) {
 func inject(h *harness, faults ...devdb.Fault) func() error {
 	return func() error {
 		for _, f := range faults {
-			h.srv.Inject(f)
+			h.Server.Inject(f)
 		}
 		return nil
 	}
@@ -71,10 +72,10 @@ func TestFailedStepsAreRepaired(t *testing.T) {
 		pending, unwritten int
 	}{
 		{name: "account update: error reply",
-			arm:    func(h *harness) { h.srv.Inject(devdb.Fault{Command: "findAndModify", Times: 1, ErrorCode: 1}) },
+			arm:    func(h *harness) { h.Server.Inject(devdb.Fault{Command: "findAndModify", Times: 1, ErrorCode: 1}) },
 			status: http.StatusInternalServerError},
 		{name: "account update: connection dropped",
-			arm:    func(h *harness) { h.srv.Inject(devdb.Fault{Command: "findAndModify", Times: 1, Fail: true}) },
+			arm:    func(h *harness) { h.Server.Inject(devdb.Fault{Command: "findAndModify", Times: 1, Fail: true}) },
 			status: http.StatusServiceUnavailable},
 		{name: "transactions insert fails",
 			// the entries' insert and the audit insert are the only inserts after the update
@@ -95,7 +96,7 @@ func TestFailedStepsAreRepaired(t *testing.T) {
 			status: http.StatusCreated, filled: true, unwritten: 1},
 		{name: "engine stopped after the account update",
 			arm: func(h *harness) {
-				h.once(trading.StepCommitted, func() error { return h.srv.StopEngine() })
+				h.once(trading.StepCommitted, func() error { return h.Server.StopEngine() })
 			},
 			status: http.StatusCreated, filled: true, pending: 2, unwritten: 1},
 		{name: "request fails after the account update (5xx, claim released)", key: "k",
@@ -111,20 +112,20 @@ func TestFailedStepsAreRepaired(t *testing.T) {
 			u := h.newUser("u1")
 			body := marketOrder("buy", "BTC/USD", "0.1")
 			tt.arm(h)
-			expect(t, u.order(body, tt.key), tt.status, "")
+			testenv.Expect(t, u.order(body, tt.key), tt.status, "")
 			h.hook.Store(nil)
-			h.srv.ClearFaults()
+			h.Server.ClearFaults()
 			if tt.name == "engine stopped after the account update" {
-				if err := h.srv.StartEngine(); err != nil {
+				if err := h.Server.StartEngine(); err != nil {
 					t.Fatal(err)
 				}
 			}
 
-			acc := h.account("u1")
-			if moved := acc.Cash != int64(startCash); moved != tt.filled {
+			acc := h.Account("u1")
+			if moved := acc.Cash != int64(moneyenv.StartCash); moved != tt.filled {
 				t.Fatalf("cash %d after the failure: filled = %v, want %v", acc.Cash, moved, tt.filled)
 			}
-			recorded := len(h.entries("u1")) - 1 // the opening deposit
+			recorded := len(h.Entries("u1")) - 1 // the opening deposit
 			if len(acc.Pending) < tt.pending || (tt.pending > 0 && recorded != 0) {
 				t.Fatalf("%d entries pending, %d recorded; the failure was meant to leave %d unrecorded", len(acc.Pending), recorded, tt.pending)
 			}
@@ -136,15 +137,15 @@ func TestFailedStepsAreRepaired(t *testing.T) {
 			var id string
 			if tt.key != "" {
 				if tt.status == http.StatusInternalServerError && tt.name == "request crashes after the account update" {
-					expect(t, u.order(body, tt.key), http.StatusConflict, idempotency.CodeKeyInProgress)
-					h.clock.Advance(idempotency.InFlightTimeout + time.Second)
+					testenv.Expect(t, u.order(body, tt.key), http.StatusConflict, idempotency.CodeKeyInProgress)
+					h.Clock.Advance(idempotency.InFlightTimeout + time.Second)
 					h.move("BTC", h.prices["BTC"]) // keep the price fresh after the jump
 				}
-				r := expect(t, u.order(body, tt.key), http.StatusCreated, "")
+				r := testenv.Expect(t, u.order(body, tt.key), http.StatusCreated, "")
 				id = orderOf(t, r)["id"].(string)
 			} else {
 				r := retryUntil(t, func() testenv.Response { return u.order(marketOrder("buy", "ETH/USD", "0.01"), "") })
-				expect(t, r, http.StatusCreated, "")
+				testenv.Expect(t, r, http.StatusCreated, "")
 			}
 
 			wantOrders := 2
@@ -176,12 +177,12 @@ func TestOrderReadRepairs(t *testing.T) {
 	if n := len(h.orders("u1")); n != 0 {
 		t.Fatalf("%d order documents: the write was meant to fail", n)
 	}
-	got := orderOf(t, expect(t, u.get("/api/orders/"+id), http.StatusOK, ""))
+	got := orderOf(t, testenv.Expect(t, u.get("/api/orders/"+id), http.StatusOK, ""))
 	if got["status"] != "open" {
 		t.Fatalf("GET %v", got)
 	}
 	h.assertInvariant("u1") // the reservation belongs to an open order again
-	expect(t, u.cancel(id), http.StatusOK, "")
+	testenv.Expect(t, u.cancel(id), http.StatusOK, "")
 	h.assertInvariant("u1")
 }
 
@@ -190,7 +191,7 @@ func TestOrderReadRepairs(t *testing.T) {
 // fails. The next request or matcher run completes it, and nothing is applied twice.
 func TestTransitionsInterrupted(t *testing.T) {
 	crossed := func(h *harness) []market.Price {
-		return []market.Price{{Symbol: "BTC", Price: 5_900_000_000_000, UpdatedAt: h.clock.Now()}}
+		return []market.Price{{Symbol: "BTC", Price: 5_900_000_000_000, UpdatedAt: h.Clock.Now()}}
 	}
 	tests := []struct {
 		name   string
@@ -229,7 +230,7 @@ func TestTransitionsInterrupted(t *testing.T) {
 				if err := h.matcher.Run(testCtx(h.t), crossed(h)); err != nil {
 					h.t.Fatal(err)
 				}
-				if acc := h.account("u1"); len(acc.Pending) == 0 && len(acc.Writes) == 0 {
+				if acc := h.Account("u1"); len(acc.Pending) == 0 && len(acc.Writes) == 0 {
 					h.t.Fatal("nothing left to clear: the fault missed")
 				}
 			},
@@ -238,16 +239,16 @@ func TestTransitionsInterrupted(t *testing.T) {
 		{name: "cancel dies after the account update; cancelling again completes it",
 			run: func(h *harness, u *user, id string) {
 				h.once(trading.StepCommitted, func() error { return errors.New("crash") })
-				expect(h.t, u.cancel(id), http.StatusInternalServerError, web.CodeInternal)
+				testenv.Expect(h.t, u.cancel(id), http.StatusInternalServerError, web.CodeInternal)
 			},
 			repair: func(h *harness, u *user, id string) {
-				expect(h.t, u.cancel(id), http.StatusConflict, trading.CodeOrderNotOpen)
+				testenv.Expect(h.t, u.cancel(id), http.StatusConflict, trading.CodeOrderNotOpen)
 			},
 			want: "cancelled"},
 		{name: "cancel dies after the account update; the matcher then finds the order crossed",
 			run: func(h *harness, u *user, id string) {
 				h.once(trading.StepCommitted, func() error { return errors.New("crash") })
-				expect(h.t, u.cancel(id), http.StatusInternalServerError, web.CodeInternal)
+				testenv.Expect(h.t, u.cancel(id), http.StatusInternalServerError, web.CodeInternal)
 			},
 			repair: func(h *harness, u *user, id string) {
 				if err := h.matcher.Run(testCtx(h.t), crossed(h)); err != nil {
@@ -263,7 +264,7 @@ func TestTransitionsInterrupted(t *testing.T) {
 			id := u.placed(limitOrder("limit", "buy", "BTC/USD", "0.1", "60000"))["id"].(string)
 			tt.run(h, u, id)
 			h.hook.Store(nil)
-			h.srv.ClearFaults()
+			h.Server.ClearFaults()
 			tt.repair(h, u, id)
 			if st := h.storedOrder(id).Status; st != tt.want {
 				t.Fatalf("order is %s, want %s", st, tt.want)
@@ -283,9 +284,9 @@ func TestPlacementInterrupted(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
 	h.once(trading.StepCommitted, func() error { return errors.New("crash") })
-	expect(t, u.order(limitOrder("limit", "buy", "BTC/USD", "0.1", "60000"), ""), http.StatusInternalServerError, web.CodeInternal)
+	testenv.Expect(t, u.order(limitOrder("limit", "buy", "BTC/USD", "0.1", "60000"), ""), http.StatusInternalServerError, web.CodeInternal)
 	h.hook.Store(nil)
-	if acc := h.account("u1"); acc.Cash == acc.CashAvailable || len(h.orders("u1")) != 0 {
+	if acc := h.Account("u1"); acc.Cash == acc.CashAvailable || len(h.orders("u1")) != 0 {
 		t.Fatalf("want the reservation made and no document: %+v", acc)
 	}
 	u.placed(marketOrder("buy", "ETH/USD", "0.01"))
@@ -296,7 +297,7 @@ func TestPlacementInterrupted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	// And the matcher can fill it now.
-	if err := h.matcher.Run(ctx, []market.Price{{Symbol: "BTC", Price: 5_900_000_000_000, UpdatedAt: h.clock.Now()}}); err != nil {
+	if err := h.matcher.Run(ctx, []market.Price{{Symbol: "BTC", Price: 5_900_000_000_000, UpdatedAt: h.Clock.Now()}}); err != nil {
 		t.Fatal(err)
 	}
 	h.assertInvariant("u1")

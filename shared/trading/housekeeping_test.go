@@ -31,10 +31,10 @@ func TestAccountStaysSmall(t *testing.T) {
 		if i%2 == 0 {
 			key = fmt.Sprintf("k%d", i)
 		}
-		expect(t, u.order(marketOrder("buy", "ETH/USD", "0.01"), key), http.StatusCreated, "")
+		testenv.Expect(t, u.order(marketOrder("buy", "ETH/USD", "0.01"), key), http.StatusCreated, "")
 	}
 	open := u.placed(limitOrder("limit", "buy", "BTC/USD", "0.01", "100"))["id"].(string)
-	acc := h.account("u1")
+	acc := h.Account("u1")
 	if len(acc.Pending) != 0 || len(acc.Writes) != 1 || len(acc.Open) != 1 || acc.Open[open] == nil {
 		t.Fatalf("after 11 orders: %d pending, %d snapshots, open marks %v; want only the last order's snapshot and its mark",
 			len(acc.Pending), len(acc.Writes), acc.Open)
@@ -44,11 +44,11 @@ func TestAccountStaysSmall(t *testing.T) {
 	}
 
 	// Once older than any retry could be, the markers ride out on the next updates.
-	h.clock.Advance(idempotency.MarkerRetention + time.Minute)
+	h.Clock.Advance(idempotency.MarkerRetention + time.Minute)
 	h.move("ETH", h.prices["ETH"])
 	u.placed(marketOrder("buy", "ETH/USD", "0.01")) // sees them stale
 	u.placed(marketOrder("buy", "ETH/USD", "0.01")) // carries their removal
-	if m := h.account("u1").Markers; len(m) != 0 {
+	if m := h.Account("u1").Markers; len(m) != 0 {
 		t.Fatalf("markers %v left after their retention", m)
 	}
 	h.assertInvariant("u1")
@@ -59,7 +59,7 @@ func TestAccountStaysSmall(t *testing.T) {
 func TestForeignMarkerDoesNotBlockRepair(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
-	if _, err := h.db.Collection(ledger.AccountsCollection).UpdateOne(testCtx(t), bson.D{{Key: "_id", Value: "u1"}},
+	if _, err := h.DB.Collection(ledger.AccountsCollection).UpdateOne(testCtx(t), bson.D{{Key: "_id", Value: "u1"}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: idempotency.MarkerField + ".odd", Value: "not a time"}}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestPricesFunction(t *testing.T) {
 	u := h.newUser("u1")
 	id := u.placed(limitOrder("limit", "buy", "BTC/USD", "0.01", "60000"))["id"].(string)
 
-	cfg := testenv.Config(t, h.srv.URI(), map[string]string{"PRICE_FEED": "file:" + h.priceFile})
+	cfg := testenv.Config(t, h.Server.URI(), map[string]string{"PRICE_FEED": "file:" + h.priceFile})
 	env := testenv.NewDeps(t, cfg, app.Options{})
 	fn, err := trading.NewPricesFunction(env.Deps)
 	if err != nil {

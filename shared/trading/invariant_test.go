@@ -105,12 +105,12 @@ func TestInvariantUnderConcurrency(t *testing.T) {
 			run(func() {
 				ctx := testCtx(t)
 				if j%2 == 0 {
-					if _, err := h.ledger.Deposit(ctx, u.id, money.USD(10_000*(i+j+1)), ""); err != nil {
+					if _, err := h.Ledger.Deposit(ctx, u.id, money.USD(10_000*(i+j+1)), ""); err != nil {
 						t.Errorf("deposit: %v", err)
 					}
 					return
 				}
-				_, err := h.ledger.Apply(ctx, ledger.Change{UserID: u.id, Entries: []ledger.Entry{
+				_, err := h.Ledger.Apply(ctx, ledger.Change{UserID: u.id, Entries: []ledger.Entry{
 					{Type: ledger.TypeWithdrawal, Symbol: ledger.CashSymbol, Amount: 150_000, Value: 150_000},
 				}})
 				if err != nil && !isInsufficient(err) {
@@ -119,7 +119,7 @@ func TestInvariantUnderConcurrency(t *testing.T) {
 			})
 		}
 	}
-	crossed := []market.Price{{Symbol: "BTC", Price: 6_300_000_000_000, UpdatedAt: h.clock.Now()}}
+	crossed := []market.Price{{Symbol: "BTC", Price: 6_300_000_000_000, UpdatedAt: h.Clock.Now()}}
 	for range 3 {
 		run(func() {
 			if err := h.matcher.Run(testCtx(t), crossed); err != nil {

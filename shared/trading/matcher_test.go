@@ -11,6 +11,8 @@ import (
 	"github.com/cryptovault/serverless/shared/ledger"
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/money"
+	"github.com/cryptovault/serverless/shared/testkit/moneyenv"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 	"github.com/cryptovault/serverless/shared/trading"
 )
 
@@ -30,7 +32,7 @@ func TestLimitBuyFillsOnce(t *testing.T) {
 			ids = append(ids, o["id"].(string))
 		}
 	}
-	if acc := h.account("u1"); acc.Cash-acc.CashAvailable != 60_060+120_120 { // 600.60 + 1201.20
+	if acc := h.Account("u1"); acc.Cash-acc.CashAvailable != 60_060+120_120 { // 600.60 + 1201.20
 		t.Fatalf("u1 reserves %d cents", acc.Cash-acc.CashAvailable)
 	}
 	h.move("BTC", "60500") // above the limit: nothing fills
@@ -43,11 +45,11 @@ func TestLimitBuyFillsOnce(t *testing.T) {
 	// Cross the limit: the refresh's own matcher run and two more, at once. The account updates
 	// are delayed (outside the engine's lock), so every run reads the orders as open before any
 	// of them fills one.
-	h.srv.Inject(devdb.Fault{Command: "findAndModify", Delay: 100 * time.Millisecond})
+	h.Server.Inject(devdb.Fault{Command: "findAndModify", Delay: 100 * time.Millisecond})
 	h.prices["BTC"] = "59000"
 	h.writePrices()
-	h.clock.Advance(market.DefaultCacheTTL + time.Second)
-	now := h.clock.Now()
+	h.Clock.Advance(market.DefaultCacheTTL + time.Second)
+	now := h.Clock.Now()
 	crossed := []market.Price{{Symbol: "BTC", Price: 5_900_000_000_000, UpdatedAt: now}}
 	var wg sync.WaitGroup
 	wg.Go(func() { h.refresh() })
@@ -59,7 +61,7 @@ func TestLimitBuyFillsOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	h.srv.ClearFaults()
+	h.Server.ClearFaults()
 	if lost := h.matcherLost(); lost == 0 {
 		t.Fatal("no run found an order closed by another: the runs did not overlap")
 	}
@@ -71,12 +73,12 @@ func TestLimitBuyFillsOnce(t *testing.T) {
 		}
 	}
 	for _, u := range users {
-		acc := h.account(u.id)
+		acc := h.Account(u.id)
 		if acc.CashAvailable != acc.Cash || acc.Holdings["BTC"] != 3_000_000 || len(acc.Open) != 0 {
 			t.Fatalf("%s after the fill: %+v", u.id, acc)
 		}
 		// 0.01 at 60000: 600.00 + 0.60 fee; 0.02: 1200.00 + 1.20.
-		if want := int64(startCash) - 60_060 - 120_120; acc.Cash != want {
+		if want := int64(moneyenv.StartCash) - 60_060 - 120_120; acc.Cash != want {
 			t.Fatalf("%s: cash %d, want %d", u.id, acc.Cash, want)
 		}
 		if n := countOf(h.auditActions(u.id), audit.ActionOrderFilled); n != 2 {
@@ -86,12 +88,12 @@ func TestLimitBuyFillsOnce(t *testing.T) {
 	}
 
 	// One more run, with the same prices: nothing left to do.
-	before := len(h.entries("u1"))
+	before := len(h.Entries("u1"))
 	if err := h.matcher.Run(testCtx(t), crossed); err != nil {
 		t.Fatal(err)
 	}
 	h.move("BTC", "58000")
-	if after := len(h.entries("u1")); after != before {
+	if after := len(h.Entries("u1")); after != before {
 		t.Fatalf("%d entries after more runs, were %d", after, before)
 	}
 }
@@ -108,7 +110,7 @@ func TestStopOrders(t *testing.T) {
 	stopBuy := rich.placed(limitOrder("stop", "buy", "BTC/USD", "0.1", "66000"))["id"].(string)
 	rejected := poor.placed(limitOrder("stop", "buy", "BTC/USD", "0.1", "66000"))["id"].(string)
 	// poor spends everything the stop does not hold back (6606.60 reserved).
-	if _, err := h.ledger.Apply(testCtx(t), ledger.Change{UserID: "poor", Entries: []ledger.Entry{
+	if _, err := h.Ledger.Apply(testCtx(t), ledger.Change{UserID: "poor", Entries: []ledger.Entry{
 		{Type: ledger.TypeWithdrawal, Symbol: ledger.CashSymbol, Amount: 1_000_000 - 660_660, Value: 1_000_000 - 660_660},
 	}}); err != nil {
 		t.Fatal(err)
@@ -123,14 +125,14 @@ func TestStopOrders(t *testing.T) {
 	if buy.Status != "filled" || *buy.FilledPrice != 7_000_050_000_000 || buy.Total != 700_706 {
 		t.Fatalf("stop buy %+v; want filled at 70000.5 for 7007.06", buy)
 	}
-	if acc := h.account("rich"); acc.Cash != int64(startCash)-700_706 || acc.CashAvailable != acc.Cash {
+	if acc := h.Account("rich"); acc.Cash != int64(moneyenv.StartCash)-700_706 || acc.CashAvailable != acc.Cash {
 		t.Fatalf("rich: %+v", acc)
 	}
 	rej := h.storedOrder(rejected)
 	if rej.Status != "rejected" || rej.FilledPrice != nil || rej.Total != 0 {
 		t.Fatalf("poor's stop buy %+v; want rejected", rej)
 	}
-	if acc := h.account("poor"); acc.Cash != 660_660 || acc.CashAvailable != 660_660 || acc.Holdings["BTC"] != 0 {
+	if acc := h.Account("poor"); acc.Cash != 660_660 || acc.CashAvailable != 660_660 || acc.Holdings["BTC"] != 0 {
 		t.Fatalf("poor after the rejection: %+v; want the reservation released, nothing bought", acc)
 	}
 	if countOf(h.auditActions("poor"), trading.ActionOrderRejected) != 1 {
@@ -156,26 +158,26 @@ func TestExpiry(t *testing.T) {
 	u.give("ETH", "2")
 	buy := u.placed(limitOrder("limit", "buy", "BTC/USD", "0.01", "10000"))["id"].(string)
 	sell := u.placed(limitOrder("limit", "sell", "ETH/USD", "1.5", "9000"))["id"].(string)
-	h.clock.Advance(trading.OrderLifetime - time.Minute)
+	h.Clock.Advance(trading.OrderLifetime - time.Minute)
 	h.refresh()
 	if h.storedOrder(buy).Status != "open" {
 		t.Fatal("expired early")
 	}
-	h.clock.Advance(time.Minute)
+	h.Clock.Advance(time.Minute)
 	h.refresh()
 	for _, id := range []string{buy, sell} {
 		if st := h.storedOrder(id).Status; st != "expired" {
 			t.Fatalf("order %s is %s after 30 days", id, st)
 		}
 	}
-	acc := h.account("u1")
+	acc := h.Account("u1")
 	if acc.CashAvailable != acc.Cash || acc.Available["ETH"] != acc.Holdings["ETH"] || len(acc.Open) != 0 {
 		t.Fatalf("after expiry: %+v", acc)
 	}
 	if n := countOf(h.auditActions("u1"), trading.ActionOrderExpired); n != 2 {
 		t.Fatalf("%d ORDER_EXPIRED entries", n)
 	}
-	expect(t, u.cancel(buy), http.StatusConflict, trading.CodeOrderNotOpen)
+	testenv.Expect(t, u.cancel(buy), http.StatusConflict, trading.CodeOrderNotOpen)
 	h.assertInvariant("u1")
 }
 
@@ -198,7 +200,7 @@ func TestImmediateFills(t *testing.T) {
 			t.Errorf("%s %s at %s: %v; want filled at once at 65000.12", tt.typ, tt.side, tt.price, o)
 		}
 	}
-	if acc := h.account("u1"); len(acc.Open) != 0 || acc.CashAvailable != acc.Cash {
+	if acc := h.Account("u1"); len(acc.Open) != 0 || acc.CashAvailable != acc.Cash {
 		t.Fatalf("something rests: %+v", acc)
 	}
 	h.assertInvariant("u1")
@@ -210,7 +212,7 @@ func TestStalePricesTriggerNothing(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
 	id := u.placed(limitOrder("limit", "buy", "SOL/USD", "1", "140"))["id"].(string)
-	stale := []market.Price{{Symbol: "SOL", Price: money.Price(100_00000000), UpdatedAt: h.clock.Now().Add(-market.DefaultMaxAge - time.Second)}}
+	stale := []market.Price{{Symbol: "SOL", Price: money.Price(100_00000000), UpdatedAt: h.Clock.Now().Add(-market.DefaultMaxAge - time.Second)}}
 	if err := h.matcher.Run(testCtx(t), stale); err != nil {
 		t.Fatal(err)
 	}

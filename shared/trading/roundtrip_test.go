@@ -47,7 +47,7 @@ func TestRoundTrips(t *testing.T) {
 		{name: "market buy without key", send: func() int { return u.order(marketOrder("buy", "BTC/USDT", "0.01"), "").Status },
 			// account update → entries ∥ order ∥ audit
 			want: "findAndModify | insert insert update"},
-		{name: "market buy with key, cold price cache", setup: func() { h.clock.Advance(market.DefaultCacheTTL + time.Second) },
+		{name: "market buy with key, cold price cache", setup: func() { h.Clock.Advance(market.DefaultCacheTTL + time.Second) },
 			send: func() int { return u.order(marketOrder("buy", "BTC/USDT", "0.01"), "rt3").Status },
 			want: "insert | findAndModify | insert insert update update", prices: 1},
 		{name: "replay", send: func() int { return u.order(marketOrder("buy", "BTC/USDT", "0.01"), "rt1").Status },
@@ -69,15 +69,15 @@ func TestRoundTrips(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup()
 			}
-			h.srv.Inject(devdb.Fault{Delay: commandDelay})
-			before := h.commands.Mark()
+			h.Server.Inject(devdb.Fault{Delay: commandDelay})
+			before := h.Commands.Mark()
 			status := tt.send()
-			h.srv.ClearFaults()
+			h.Server.ClearFaults()
 			if status >= 300 {
 				t.Fatalf("status %d", status)
 			}
 			var counted, prices []cmdlog.Command
-			for _, c := range h.commands.Since(before) {
+			for _, c := range h.Commands.Since(before) {
 				switch c.Collection {
 				case market.PricesCollection:
 					prices = append(prices, c)

@@ -14,6 +14,7 @@ import (
 	"github.com/cryptovault/serverless/shared/idempotency"
 	"github.com/cryptovault/serverless/shared/market"
 	"github.com/cryptovault/serverless/shared/platform/web"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 	"github.com/cryptovault/serverless/shared/trading"
 )
 
@@ -23,7 +24,7 @@ import (
 func TestMarketOrders(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
-	if _, err := h.ledger.Deposit(testCtx(t), "u1", 3_000_000, ""); err != nil { // 40000.00 in all
+	if _, err := h.Ledger.Deposit(testCtx(t), "u1", 3_000_000, ""); err != nil { // 40000.00 in all
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -42,14 +43,14 @@ func TestMarketOrders(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		// Every fill is an OrdersFilled count for the dashboard (EMF).
-		if n := strings.Count(h.env.Metrics.String(), `"OrdersFilled":1`); n != len(tests) {
+		if n := strings.Count(h.Metrics.String(), `"OrdersFilled":1`); n != len(tests) {
 			t.Errorf("OrdersFilled published %d times for %d fills", n, len(tests))
 		}
 	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := u.order(tt.body, "")
-			o := orderOf(t, expect(t, r, http.StatusCreated, ""))
+			o := orderOf(t, testenv.Expect(t, r, http.StatusCreated, ""))
 			for field, want := range map[string]string{"filled_price": tt.filledPrice, "fee": tt.fee, "total": tt.total} {
 				if got := number(t, r.Body, "order", field); got != want {
 					t.Errorf("%s = %s, want %s", field, got, want)
@@ -59,7 +60,7 @@ func TestMarketOrders(t *testing.T) {
 				o["symbol"] != "BTC" || o["order_type"] != "market" || o["created_at"] != o["createdAt"] {
 				t.Errorf("order %v", o)
 			}
-			acc := h.account("u1")
+			acc := h.Account("u1")
 			if acc.Cash != tt.cash || acc.CashAvailable != tt.cash || acc.Holdings["BTC"] != tt.btc || acc.Available["BTC"] != tt.btc {
 				t.Errorf("cash %d/%d, BTC %d/%d; want %d and %d", acc.Cash, acc.CashAvailable, acc.Holdings["BTC"], acc.Available["BTC"], tt.cash, tt.btc)
 			}
@@ -73,7 +74,7 @@ func TestMarketOrders(t *testing.T) {
 		t.Errorf("audit actions %v", got)
 	}
 	h.assertInvariant("u1")
-	h.assertNoSecrets()
+	h.AssertNoSecrets(t)
 }
 
 // TestPlaceErrors: each documented refusal of POST /api/orders, and that none of them changes
@@ -108,10 +109,10 @@ func TestPlaceErrors(t *testing.T) {
 		{"market with an invalid price", `{"trading_pair":"BTC/USD","order_type":"market","side":"buy","amount":1,"price":"0"}`, 422, web.CodeValidation, "price"},
 		{"not JSON", `{"trading_pair":`, 400, web.CodeInvalidJSON, ""},
 	}
-	before := h.account("u1")
+	before := h.Account("u1")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body := expect(t, u.order(tt.body, ""), tt.status, tt.code)
+			body := testenv.Expect(t, u.order(tt.body, ""), tt.status, tt.code)
 			if tt.field != "" {
 				if fields, _ := body["fields"].(map[string]any); fields[tt.field] == nil {
 					t.Fatalf("no message for %s: %v", tt.field, body)
@@ -119,7 +120,7 @@ func TestPlaceErrors(t *testing.T) {
 			}
 		})
 	}
-	if after := h.account("u1"); after.Cash != before.Cash || after.CashAvailable != before.CashAvailable || after.Available["ETH"] != before.Available["ETH"] {
+	if after := h.Account("u1"); after.Cash != before.Cash || after.CashAvailable != before.CashAvailable || after.Available["ETH"] != before.Available["ETH"] {
 		t.Fatalf("a refused order moved the balances: %+v → %+v", before, after)
 	}
 	if n := len(h.orders("u1")); n != 0 {
@@ -127,11 +128,11 @@ func TestPlaceErrors(t *testing.T) {
 	}
 
 	// Stale prices: trading refuses them (503 PRICE_STALE), market and resting orders alike.
-	h.clock.Advance(market.DefaultMaxAge + time.Minute)
-	expect(t, u.order(marketOrder("buy", "BTC/USD", "0.01"), ""), http.StatusServiceUnavailable, web.CodePriceStale)
-	expect(t, u.order(limitOrder("limit", "buy", "BTC/USD", "0.01", "100"), ""), http.StatusServiceUnavailable, web.CodePriceStale)
+	h.Clock.Advance(market.DefaultMaxAge + time.Minute)
+	testenv.Expect(t, u.order(marketOrder("buy", "BTC/USD", "0.01"), ""), http.StatusServiceUnavailable, web.CodePriceStale)
+	testenv.Expect(t, u.order(limitOrder("limit", "buy", "BTC/USD", "0.01", "100"), ""), http.StatusServiceUnavailable, web.CodePriceStale)
 	h.move("BTC", h.prices["BTC"]) // a refresh, and the instance's cache expires
-	expect(t, u.order(marketOrder("buy", "BTC/USD", "0.01"), ""), http.StatusCreated, "")
+	testenv.Expect(t, u.order(marketOrder("buy", "BTC/USD", "0.01"), ""), http.StatusCreated, "")
 	h.assertInvariant("u1")
 }
 
@@ -145,7 +146,7 @@ func TestUnauthenticated(t *testing.T) {
 		{http.MethodGet, "/api/orders/0123456789abcdef01234567"},
 		{http.MethodPost, "/api/orders/0123456789abcdef01234567/cancel"},
 	} {
-		expect(t, anon.do(rq.method, rq.path, "", ""), http.StatusUnauthorized, "UNAUTHENTICATED")
+		testenv.Expect(t, anon.do(rq.method, rq.path, "", ""), http.StatusUnauthorized, "UNAUTHENTICATED")
 	}
 }
 
@@ -161,11 +162,11 @@ func TestListOrders(t *testing.T) {
 		limitOrder("stop", "buy", "SOL/USDT", "1", "200"),
 		marketOrder("buy", "ETH/USD", "0.1"),
 	} {
-		h.clock.Advance(time.Second)
+		h.Clock.Advance(time.Second)
 		ids = append(ids, u.placed(body)["id"].(string))
 	}
 	other.placed(marketOrder("buy", "ETH/USD", "0.2"))
-	expect(t, u.cancel(ids[2]), http.StatusOK, "")
+	testenv.Expect(t, u.cancel(ids[2]), http.StatusOK, "")
 
 	tests := []struct {
 		query string
@@ -183,7 +184,7 @@ func TestListOrders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			body := expect(t, u.get("/api/orders"+tt.query), http.StatusOK, "")
+			body := testenv.Expect(t, u.get("/api/orders"+tt.query), http.StatusOK, "")
 			orders := body["orders"].([]any)
 			var got []string
 			for _, o := range orders {
@@ -195,9 +196,9 @@ func TestListOrders(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"?status=pending", "?status=open&status=filled", "?limit=0", "?limit=201", "?offset=-1", "?limit=x"} {
-		expect(t, u.get("/api/orders"+bad), http.StatusUnprocessableEntity, web.CodeValidation)
+		testenv.Expect(t, u.get("/api/orders"+bad), http.StatusUnprocessableEntity, web.CodeValidation)
 	}
-	if body := expect(t, h.newUser("u3").get("/api/orders"), http.StatusOK, ""); len(body["orders"].([]any)) != 0 || body["total"] != 0.0 {
+	if body := testenv.Expect(t, h.newUser("u3").get("/api/orders"), http.StatusOK, ""); len(body["orders"].([]any)) != 0 || body["total"] != 0.0 {
 		t.Fatalf("a user without orders got %v", body)
 	}
 }
@@ -208,7 +209,7 @@ func TestGetOrder(t *testing.T) {
 	u, other := h.newUser("u1"), h.newUser("u2")
 	placed := u.placed(limitOrder("limit", "buy", "BTC/USD", "0.01", "60000"))
 	id := placed["id"].(string)
-	got := orderOf(t, expect(t, u.get("/api/orders/"+id), http.StatusOK, ""))
+	got := orderOf(t, testenv.Expect(t, u.get("/api/orders/"+id), http.StatusOK, ""))
 	if fmt.Sprint(got) != fmt.Sprint(placed) {
 		t.Fatalf("GET %v, POST said %v", got, placed)
 	}
@@ -221,10 +222,10 @@ func TestGetOrder(t *testing.T) {
 		last = "1"
 	}
 	for _, path := range []string{"/api/orders/" + id[:23] + last, "/api/orders/not-an-id", "/api/orders/" + id + "x"} {
-		expect(t, u.get(path), http.StatusNotFound, web.CodeNotFound)
+		testenv.Expect(t, u.get(path), http.StatusNotFound, web.CodeNotFound)
 	}
-	expect(t, other.get("/api/orders/"+id), http.StatusNotFound, web.CodeNotFound)
-	expect(t, other.cancel(id), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, other.get("/api/orders/"+id), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, other.cancel(id), http.StatusNotFound, web.CodeNotFound)
 }
 
 // TestCancel: cancelling releases the reservation (cash for a buy, coins for a sell); a second
@@ -235,25 +236,25 @@ func TestCancel(t *testing.T) {
 	u.give("BTC", "1")
 	buy := u.placed(limitOrder("limit", "buy", "BTC/USD", "0.1", "60000"))
 	sell := u.placed(limitOrder("limit", "sell", "BTC/USD", "0.4", "70000"))
-	if acc := h.account("u1"); acc.Cash-acc.CashAvailable != 600_600 || acc.Holdings["BTC"]-acc.Available["BTC"] != 40_000_000 {
+	if acc := h.Account("u1"); acc.Cash-acc.CashAvailable != 600_600 || acc.Holdings["BTC"]-acc.Available["BTC"] != 40_000_000 {
 		t.Fatalf("reserved %d cents and %d BTC units; want 6006.00 and 0.4", acc.Cash-acc.CashAvailable, acc.Holdings["BTC"]-acc.Available["BTC"])
 	}
 	h.assertInvariant("u1")
 
 	for _, o := range []map[string]any{buy, sell} {
-		body := expect(t, u.cancel(o["id"].(string)), http.StatusOK, "")
+		body := testenv.Expect(t, u.cancel(o["id"].(string)), http.StatusOK, "")
 		if c := orderOf(t, body); c["status"] != "cancelled" || c["id"] != o["id"] || body["message"] == nil {
 			t.Fatalf("cancel answered %v", body)
 		}
-		expect(t, u.cancel(o["id"].(string)), http.StatusConflict, trading.CodeOrderNotOpen)
+		testenv.Expect(t, u.cancel(o["id"].(string)), http.StatusConflict, trading.CodeOrderNotOpen)
 	}
-	if acc := h.account("u1"); acc.CashAvailable != acc.Cash || acc.Available["BTC"] != acc.Holdings["BTC"] || len(acc.Open) != 0 {
+	if acc := h.Account("u1"); acc.CashAvailable != acc.Cash || acc.Available["BTC"] != acc.Holdings["BTC"] || len(acc.Open) != 0 {
 		t.Fatalf("after the cancels: %+v", acc)
 	}
 	filled := u.placed(marketOrder("buy", "BTC/USD", "0.01"))
-	expect(t, u.cancel(filled["id"].(string)), http.StatusConflict, trading.CodeOrderNotOpen)
-	expect(t, u.cancel("0123456789abcdef01234567"), http.StatusNotFound, web.CodeNotFound)
-	expect(t, u.cancel("bad"), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, u.cancel(filled["id"].(string)), http.StatusConflict, trading.CodeOrderNotOpen)
+	testenv.Expect(t, u.cancel("0123456789abcdef01234567"), http.StatusNotFound, web.CodeNotFound)
+	testenv.Expect(t, u.cancel("bad"), http.StatusNotFound, web.CodeNotFound)
 	if n := countOf(h.auditActions("u1"), audit.ActionOrderCancelled); n != 2 {
 		t.Fatalf("%d ORDER_CANCELLED entries, want 2", n)
 	}
@@ -267,7 +268,7 @@ func TestIdempotentOrders(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
 	first := u.order(marketOrder("buy", "BTC/USDT", "0.05"), "k1")
-	expect(t, first, http.StatusCreated, "")
+	testenv.Expect(t, first, http.StatusCreated, "")
 	h.move("BTC", "66000") // a retry is answered from the store, not re-priced
 	for _, body := range []string{
 		marketOrder("buy", "btc/usdt", `"0.050"`),
@@ -278,14 +279,14 @@ func TestIdempotentOrders(t *testing.T) {
 			t.Fatalf("retry %s: %d %s; want the first response", body, r.Status, r.Body)
 		}
 	}
-	expect(t, u.order(marketOrder("sell", "BTC/USDT", "0.05"), "k1"), http.StatusConflict, idempotency.CodeKeyReused)
+	testenv.Expect(t, u.order(marketOrder("sell", "BTC/USDT", "0.05"), "k1"), http.StatusConflict, idempotency.CodeKeyReused)
 	if n := len(h.orders("u1")); n != 1 {
 		t.Fatalf("%d orders, want 1", n)
 	}
 
 	// A key spent on POST /api/transactions is refused here.
 	ctx := testCtx(t)
-	other := idempotency.NewStore(h.env.Deps.Mongo.Database, h.clock.Now)
+	other := idempotency.NewStore(h.Deps.Mongo.Database, h.Clock.Now)
 	c, _, err := other.Begin(ctx, "u1", "shared", "POST /api/transactions", `{"deposit":1}`)
 	if err != nil {
 		t.Fatal(err)
@@ -293,18 +294,18 @@ func TestIdempotentOrders(t *testing.T) {
 	if err := c.Finish(ctx, http.StatusCreated, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, u.order(marketOrder("buy", "BTC/USDT", "0.01"), "shared"), http.StatusConflict, idempotency.CodeKeyReused)
+	testenv.Expect(t, u.order(marketOrder("buy", "BTC/USDT", "0.01"), "shared"), http.StatusConflict, idempotency.CodeKeyReused)
 
 	// A refusal is an outcome: replayed even once the funds are there.
 	refused := u.order(marketOrder("buy", "ETH/USD", "5"), "k2")
-	expect(t, refused, http.StatusUnprocessableEntity, trading.CodeInsufficientFunds)
-	if _, err := h.ledger.Deposit(ctx, "u1", 5_000_000, ""); err != nil {
+	testenv.Expect(t, refused, http.StatusUnprocessableEntity, trading.CodeInsufficientFunds)
+	if _, err := h.Ledger.Deposit(ctx, "u1", 5_000_000, ""); err != nil {
 		t.Fatal(err)
 	}
 	if again := u.order(marketOrder("buy", "ETH/USD", "5"), "k2"); !bytes.Equal(again.Body, refused.Body) {
 		t.Fatalf("retry of a refusal: %s; want %s", again.Body, refused.Body)
 	}
-	expect(t, u.order(marketOrder("buy", "ETH/USD", "1"), "\x01"), http.StatusUnprocessableEntity, web.CodeValidation)
+	testenv.Expect(t, u.order(marketOrder("buy", "ETH/USD", "1"), "\x01"), http.StatusUnprocessableEntity, web.CodeValidation)
 	h.assertInvariant("u1")
 }
 
@@ -335,7 +336,7 @@ func TestCancelOpenSells(t *testing.T) {
 			t.Errorf("order %s is %s, want open", o["id"], st)
 		}
 	}
-	if acc := h.account("u1"); acc.Available["BTC"] != acc.Holdings["BTC"] {
+	if acc := h.Account("u1"); acc.Available["BTC"] != acc.Holdings["BTC"] {
 		t.Fatalf("BTC available %d of %d", acc.Available["BTC"], acc.Holdings["BTC"])
 	}
 	if err := h.svc.CancelOpenSells(testCtx(t), "u1", "BTC"); err != nil { // nothing left: no-op

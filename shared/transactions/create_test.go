@@ -9,6 +9,8 @@ import (
 
 	"github.com/cryptovault/serverless/shared/audit"
 	"github.com/cryptovault/serverless/shared/platform/web"
+	"github.com/cryptovault/serverless/shared/testkit/moneyenv"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 	"github.com/cryptovault/serverless/shared/transactions"
 )
 
@@ -19,7 +21,7 @@ func TestCreate(t *testing.T) {
 	u := h.newUser("u1")
 
 	r := u.post(`{"type":"deposit","amount":12.5,"description":"  paycheck  "}`, "")
-	body := expect(t, r, http.StatusCreated, "")
+	body := testenv.Expect(t, r, http.StatusCreated, "")
 	tx := txOf(t, body)
 	if body["message"] != "Deposit completed" {
 		t.Errorf("message %v", body["message"])
@@ -42,9 +44,9 @@ func TestCreate(t *testing.T) {
 		t.Errorf("id %q: want an opaque 24-character id", depositID)
 	}
 
-	h.clock.Advance(1)
+	h.Clock.Advance(1)
 	r = u.post(movement("withdrawal", `"100"`), "")
-	body = expect(t, r, http.StatusCreated, "")
+	body = testenv.Expect(t, r, http.StatusCreated, "")
 	tx = txOf(t, body)
 	if body["message"] != "Withdrawal completed" || tx["type"] != "withdrawal" || tx["description"] != "Withdrawal" {
 		t.Errorf("withdrawal: %s", r.Body)
@@ -52,8 +54,8 @@ func TestCreate(t *testing.T) {
 	if a := decimal(t, r.Body, "transaction", "amount"); a != "100.00" {
 		t.Errorf("withdrawal amount %s, want 100.00 (positive)", a)
 	}
-	if acc := h.account("u1"); acc.Cash != int64(startCash)+1250-10000 {
-		t.Errorf("cash %d, want %d", acc.Cash, int64(startCash)+1250-10000)
+	if acc := h.Account("u1"); acc.Cash != int64(moneyenv.StartCash)+1250-10000 {
+		t.Errorf("cash %d, want %d", acc.Cash, int64(moneyenv.StartCash)+1250-10000)
 	}
 	h.assertInvariant("u1")
 
@@ -64,12 +66,12 @@ func TestCreate(t *testing.T) {
 			Resource string         `bson:"resource"`
 			Details  map[string]any `bson:"details"`
 		}
-		err := h.db.Collection(audit.Collection).FindOne(testCtx(t), bson.D{{Key: "action", Value: action}}).Decode(&e)
+		err := h.DB.Collection(audit.Collection).FindOne(testCtx(t), bson.D{{Key: "action", Value: action}}).Decode(&e)
 		if err != nil || e.UserID != "u1" || e.Resource != "transaction:"+id || e.Details["transaction_id"] != id {
 			t.Errorf("audit %s: %+v, %v", action, e, err)
 		}
 	}
-	h.assertNoSecrets()
+	h.AssertNoSecrets(t)
 }
 
 // TestCreateValidation: every bad input is 422 naming its field (or the platform's 400/415), and
@@ -128,14 +130,14 @@ func TestCreateValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := h.account("u1").Cash
+			before := h.Account("u1").Cash
 			r := u.post(tt.body, "")
 			code := tt.code
 			if tt.field != "" {
 				code = web.CodeValidation
 			}
-			body := expect(t, r, tt.status, code)
-			after := h.account("u1").Cash
+			body := testenv.Expect(t, r, tt.status, code)
+			after := h.Account("u1").Cash
 			if tt.status != http.StatusCreated {
 				if after != before {
 					t.Fatalf("a refused request changed the cash: %d -> %d", before, after)
@@ -156,7 +158,7 @@ func TestCreateValidation(t *testing.T) {
 
 	// A body that is not JSON-labelled is 415 before anything runs.
 	r := testenvDo(h, u, "text/plain", movement("deposit", "1"))
-	expect(t, r, http.StatusUnsupportedMediaType, web.CodeUnsupportedMediaType)
+	testenv.Expect(t, r, http.StatusUnsupportedMediaType, web.CodeUnsupportedMediaType)
 }
 
 // TestWithdrawalFunds: a withdrawal needs available cash; the whole balance can leave, a cent more
@@ -164,10 +166,10 @@ func TestCreateValidation(t *testing.T) {
 func TestWithdrawalFunds(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
-	expect(t, u.post(movement("withdrawal", "10000.01"), ""), http.StatusUnprocessableEntity, transactions.CodeInsufficientFunds)
-	expect(t, u.post(movement("withdrawal", "10000.00"), ""), http.StatusCreated, "")
-	expect(t, u.post(movement("withdrawal", "0.01"), ""), http.StatusUnprocessableEntity, transactions.CodeInsufficientFunds)
-	if acc := h.account("u1"); acc.Cash != 0 {
+	testenv.Expect(t, u.post(movement("withdrawal", "10000.01"), ""), http.StatusUnprocessableEntity, transactions.CodeInsufficientFunds)
+	testenv.Expect(t, u.post(movement("withdrawal", "10000.00"), ""), http.StatusCreated, "")
+	testenv.Expect(t, u.post(movement("withdrawal", "0.01"), ""), http.StatusUnprocessableEntity, transactions.CodeInsufficientFunds)
+	if acc := h.Account("u1"); acc.Cash != 0 {
 		t.Fatalf("cash %d, want 0", acc.Cash)
 	}
 	h.assertInvariant("u1")
@@ -185,9 +187,9 @@ func TestUnauthenticated(t *testing.T) {
 		{http.MethodGet, "/api/transactions/0123456789abcdef01234567"},
 	} {
 		r := anon.do(tt.method, tt.path, movement("deposit", "1"), "")
-		expect(t, r, http.StatusUnauthorized, "UNAUTHENTICATED")
+		testenv.Expect(t, r, http.StatusUnauthorized, "UNAUTHENTICATED")
 	}
-	if acc := h.account("u1"); acc.Cash != int64(startCash) {
+	if acc := h.Account("u1"); acc.Cash != int64(moneyenv.StartCash) {
 		t.Fatal("an anonymous request moved money")
 	}
 }
@@ -202,5 +204,5 @@ func TestRoutes(t *testing.T) {
 		t.Fatalf("routes %v, want %v", h.fn.Routes, want)
 	}
 	u := h.newUser("u1")
-	expect(t, u.do(http.MethodDelete, "/api/transactions", "", ""), http.StatusMethodNotAllowed, web.CodeMethodNotAllowed)
+	testenv.Expect(t, u.do(http.MethodDelete, "/api/transactions", "", ""), http.StatusMethodNotAllowed, web.CodeMethodNotAllowed)
 }

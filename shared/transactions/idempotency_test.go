@@ -16,6 +16,7 @@ import (
 	"github.com/cryptovault/serverless/shared/idempotency"
 	"github.com/cryptovault/serverless/shared/ledger"
 	"github.com/cryptovault/serverless/shared/platform/web"
+	"github.com/cryptovault/serverless/shared/testkit/moneyenv"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 	"github.com/cryptovault/serverless/shared/transactions"
 )
@@ -26,7 +27,7 @@ func TestIdempotentRetry(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
 	first := u.post(movement("deposit", "0.5"), "k1")
-	expect(t, first, http.StatusCreated, "")
+	testenv.Expect(t, first, http.StatusCreated, "")
 
 	same := []string{
 		movement("deposit", `"0.50"`),
@@ -34,26 +35,26 @@ func TestIdempotentRetry(t *testing.T) {
 		`{"amount":"0.5","type":"deposit","symbol":"usd","description":"  "}`,
 	}
 	for _, body := range same {
-		h.clock.Advance(time.Second) // a replay is not re-rendered: even its times are the first's
+		h.Clock.Advance(time.Second) // a replay is not re-rendered: even its times are the first's
 		r := u.post(body, "k1")
 		if r.Status != http.StatusCreated || !bytes.Equal(r.Body, first.Body) || r.Header.Get(idempotency.ReplayedHeader) != "true" {
 			t.Fatalf("retry %s: %d %s; want the first response %s", body, r.Status, r.Body, first.Body)
 		}
 	}
 	for _, body := range []string{movement("deposit", "0.51"), movement("withdrawal", "0.5"), `{"type":"deposit","amount":0.5,"description":"x"}`} {
-		expect(t, u.post(body, "k1"), http.StatusConflict, idempotency.CodeKeyReused)
+		testenv.Expect(t, u.post(body, "k1"), http.StatusConflict, idempotency.CodeKeyReused)
 	}
 	if n := h.countType("u1", "deposit"); n != 2 {
 		t.Fatalf("%d deposits, want the opening one and one more", n)
 	}
-	if acc := h.account("u1"); acc.Cash != int64(startCash)+50 || len(acc.Markers) != 0 {
+	if acc := h.Account("u1"); acc.Cash != int64(moneyenv.StartCash)+50 || len(acc.Markers) != 0 {
 		t.Fatalf("cash %d, markers %v; want +0.50 and no marker left", acc.Cash, acc.Markers)
 	}
 
 	// The key is the user's: another user may use the same one.
-	expect(t, h.newUser("u2").post(movement("deposit", "0.5"), "k1"), http.StatusCreated, "")
+	testenv.Expect(t, h.newUser("u2").post(movement("deposit", "0.5"), "k1"), http.StatusCreated, "")
 	// A malformed key is refused before anything runs.
-	expect(t, u.post(movement("deposit", "0.5"), "\x01"), http.StatusUnprocessableEntity, web.CodeValidation)
+	testenv.Expect(t, u.post(movement("deposit", "0.5"), "\x01"), http.StatusUnprocessableEntity, web.CodeValidation)
 	h.assertInvariant("u1")
 }
 
@@ -62,7 +63,7 @@ func TestIdempotentRetry(t *testing.T) {
 func TestKeyUsedOnAnotherRoute(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
-	orders := idempotency.NewStore(h.env.Deps.Mongo.Database, h.clock.Now)
+	orders := idempotency.NewStore(h.Deps.Mongo.Database, h.Clock.Now)
 	ctx := testCtx(t)
 	c, _, err := orders.Begin(ctx, "u1", "shared-key", "POST /api/orders", `{"order":1}`)
 	if err != nil {
@@ -71,7 +72,7 @@ func TestKeyUsedOnAnotherRoute(t *testing.T) {
 	if err := c.Finish(ctx, http.StatusCreated, []byte(`{"order":{}}`)); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, u.post(movement("deposit", "1"), "shared-key"), http.StatusConflict, idempotency.CodeKeyReused)
+	testenv.Expect(t, u.post(movement("deposit", "1"), "shared-key"), http.StatusConflict, idempotency.CodeKeyReused)
 	if n := h.countType("u1", "deposit"); n != 1 {
 		t.Fatalf("%d deposits, want only the opening one", n)
 	}
@@ -84,20 +85,20 @@ func TestKeyInProgress(t *testing.T) {
 	u := h.newUser("u1")
 	u.get("/api/transactions?limit=1") // load the guard's revocation view first
 
-	h.srv.Inject(devdb.Fault{Command: "update", Times: 1, Delay: 1500 * time.Millisecond})
+	h.Server.Inject(devdb.Fault{Command: "update", Times: 1, Delay: 1500 * time.Millisecond})
 	done := make(chan testenv.Response, 1)
 	go func() { done <- u.post(movement("deposit", "3"), "held") }()
 	waitFor(t, func() bool {
-		n, err := h.db.Collection(idempotency.Collection).CountDocuments(testCtx(t), bson.D{{Key: "user_id", Value: "u1"}})
+		n, err := h.DB.Collection(idempotency.Collection).CountDocuments(testCtx(t), bson.D{{Key: "user_id", Value: "u1"}})
 		return err == nil && n == 1
 	})
 	dup := u.post(movement("deposit", "3"), "held")
-	expect(t, dup, http.StatusConflict, idempotency.CodeKeyInProgress)
+	testenv.Expect(t, dup, http.StatusConflict, idempotency.CodeKeyInProgress)
 	if dup.Header.Get("Retry-After") == "" {
 		t.Error("no Retry-After on IN_PROGRESS")
 	}
 	first := <-done
-	expect(t, first, http.StatusCreated, "")
+	testenv.Expect(t, first, http.StatusCreated, "")
 	if again := u.post(movement("deposit", "3"), "held"); !bytes.Equal(again.Body, first.Body) {
 		t.Fatalf("after the first finished: %s; want its response", again.Body)
 	}
@@ -147,8 +148,8 @@ func TestConcurrentSameKey(t *testing.T) {
 	if n := h.countType("u1", "deposit"); n != 2 {
 		t.Fatalf("%d deposits, want exactly one besides the opening one", n)
 	}
-	if acc := h.account("u1"); acc.Cash != int64(startCash)+123 {
-		t.Fatalf("cash %d, want %d", acc.Cash, int64(startCash)+123)
+	if acc := h.Account("u1"); acc.Cash != int64(moneyenv.StartCash)+123 {
+		t.Fatalf("cash %d, want %d", acc.Cash, int64(moneyenv.StartCash)+123)
 	}
 	h.assertInvariant("u1")
 }
@@ -159,8 +160,8 @@ func TestRefusalReplayed(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
 	first := u.post(movement("withdrawal", "20000"), "w1")
-	expect(t, first, http.StatusUnprocessableEntity, transactions.CodeInsufficientFunds)
-	expect(t, u.post(movement("deposit", "20000"), ""), http.StatusCreated, "")
+	testenv.Expect(t, first, http.StatusUnprocessableEntity, transactions.CodeInsufficientFunds)
+	testenv.Expect(t, u.post(movement("deposit", "20000"), ""), http.StatusCreated, "")
 	again := u.post(movement("withdrawal", "20000"), "w1")
 	if again.Status != http.StatusUnprocessableEntity || !bytes.Equal(again.Body, first.Body) {
 		t.Fatalf("retry: %d %s; want the stored 422 %s", again.Status, again.Body, first.Body)
@@ -178,11 +179,11 @@ func TestFailureNotStored(t *testing.T) {
 	u := h.newUser("u1")
 	u.get("/api/transactions?limit=1")
 
-	if err := h.srv.StopEngine(); err != nil {
+	if err := h.Server.StopEngine(); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, u.post(movement("deposit", "4"), "down"), http.StatusServiceUnavailable, web.CodeDatabaseUnavailable)
-	if err := h.srv.StartEngine(); err != nil {
+	testenv.Expect(t, u.post(movement("deposit", "4"), "down"), http.StatusServiceUnavailable, web.CodeDatabaseUnavailable)
+	if err := h.Server.StartEngine(); err != nil {
 		t.Fatal(err)
 	}
 	var r testenv.Response
@@ -191,18 +192,18 @@ func TestFailureNotStored(t *testing.T) {
 		if r.Status == http.StatusConflict {
 			// An attempt got its claim while the client was reconnecting but could neither run
 			// nor release it: it is abandoned after InFlightTimeout, like a crash.
-			h.clock.Advance(idempotency.InFlightTimeout + time.Second)
+			h.Clock.Advance(idempotency.InFlightTimeout + time.Second)
 		}
 		return r.Status != http.StatusServiceUnavailable && r.Status != http.StatusConflict
 	})
-	expect(t, r, http.StatusCreated, "")
+	testenv.Expect(t, r, http.StatusCreated, "")
 
-	h.srv.Inject(devdb.Fault{Command: "update", Times: 1, Fail: true})
-	expect(t, u.post(movement("deposit", "6"), "dropped"), http.StatusServiceUnavailable, web.CodeDatabaseUnavailable)
-	expect(t, u.post(movement("deposit", "6"), "dropped"), http.StatusCreated, "")
+	h.Server.Inject(devdb.Fault{Command: "update", Times: 1, Fail: true})
+	testenv.Expect(t, u.post(movement("deposit", "6"), "dropped"), http.StatusServiceUnavailable, web.CodeDatabaseUnavailable)
+	testenv.Expect(t, u.post(movement("deposit", "6"), "dropped"), http.StatusCreated, "")
 
-	cash := int64(startCash) + 400 + 600
-	if acc := h.account("u1"); acc.Cash != cash || h.countType("u1", "deposit") != 3 {
+	cash := int64(moneyenv.StartCash) + 400 + 600
+	if acc := h.Account("u1"); acc.Cash != cash || h.countType("u1", "deposit") != 3 {
 		t.Fatalf("cash %d with %d deposits; want %d with 3", acc.Cash, h.countType("u1", "deposit"), cash)
 	}
 	h.assertInvariant("u1")
@@ -240,19 +241,19 @@ func TestRerunAfterBalanceChange(t *testing.T) {
 			}
 			h.afterApply.Store(&fail)
 
-			expect(t, u.post(tt.body, "r1"), http.StatusInternalServerError, web.CodeInternal)
-			moved := h.account("u1").Cash
-			if moved == int64(startCash) {
+			testenv.Expect(t, u.post(tt.body, "r1"), http.StatusInternalServerError, web.CodeInternal)
+			moved := h.Account("u1").Cash
+			if moved == int64(moneyenv.StartCash) {
 				t.Fatal("the first attempt should have committed its change")
 			}
 			if tt.waitFor > 0 {
-				expect(t, u.post(tt.body, "r1"), http.StatusConflict, idempotency.CodeKeyInProgress)
-				h.clock.Advance(tt.waitFor)
+				testenv.Expect(t, u.post(tt.body, "r1"), http.StatusConflict, idempotency.CodeKeyInProgress)
+				h.Clock.Advance(tt.waitFor)
 			}
-			retry := expect(t, u.post(tt.body, "r1"), http.StatusCreated, "")
+			retry := testenv.Expect(t, u.post(tt.body, "r1"), http.StatusCreated, "")
 			entries := 0
 			var id string
-			for _, e := range h.entries("u1") {
+			for _, e := range h.Entries("u1") {
 				if e.Type == tt.typ && e.ID != ledger.DerivedID("open-account", "u1") {
 					entries++
 					id = e.ID
@@ -261,7 +262,7 @@ func TestRerunAfterBalanceChange(t *testing.T) {
 			if entries != 1 || txOf(t, retry)["id"] != id {
 				t.Fatalf("%d %s entries, response id %v, ledger id %s; want one, named by the response", entries, tt.typ, txOf(t, retry)["id"], id)
 			}
-			if acc := h.account("u1"); acc.Cash != moved {
+			if acc := h.Account("u1"); acc.Cash != moved {
 				t.Fatalf("cash %d after the re-run, want %d (applied once)", acc.Cash, moved)
 			}
 			replay := u.post(tt.body, "r1")
@@ -272,12 +273,12 @@ func TestRerunAfterBalanceChange(t *testing.T) {
 
 			// The taken-over claim left its marker (its abandoned attempt might still have had an
 			// update in flight); it is pruned by a later keyed request once old enough.
-			if m := h.account("u1").Markers; len(m) != 1 {
+			if m := h.Account("u1").Markers; len(m) != 1 {
 				t.Fatalf("markers %v; want the taken-over claim's", m)
 			}
-			h.clock.Advance(idempotency.MarkerRetention + time.Second)
-			expect(t, u.post(movement("deposit", "1"), "later"), http.StatusCreated, "")
-			if m := h.account("u1").Markers; len(m) != 0 {
+			h.Clock.Advance(idempotency.MarkerRetention + time.Second)
+			testenv.Expect(t, u.post(movement("deposit", "1"), "later"), http.StatusCreated, "")
+			if m := h.Account("u1").Markers; len(m) != 0 {
 				t.Fatalf("markers %v; want all pruned", m)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cryptovault/serverless/shared/idempotency"
+	"github.com/cryptovault/serverless/shared/testkit/moneyenv"
 	"github.com/cryptovault/serverless/shared/transactions"
 )
 
@@ -60,7 +61,7 @@ func TestInvariantUnderConcurrency(t *testing.T) {
 	wg.Wait()
 
 	for _, u := range users {
-		cash := int64(startCash)
+		cash := int64(moneyenv.StartCash)
 		seen := map[string]bool{}
 		for _, o := range outcomes[u.id] {
 			switch {
@@ -80,7 +81,7 @@ func TestInvariantUnderConcurrency(t *testing.T) {
 				t.Errorf("%s: unexpected %d %s", u.id, o.status, o.code)
 			}
 		}
-		if acc := h.account(u.id); acc.Cash != cash {
+		if acc := h.Account(u.id); acc.Cash != cash {
 			t.Errorf("%s: cash %d, the responses add up to %d", u.id, acc.Cash, cash)
 		}
 		h.assertInvariant(u.id)
@@ -89,7 +90,7 @@ func TestInvariantUnderConcurrency(t *testing.T) {
 			t.Errorf("%s: %d withdrawals from 8 distinct requests", u.id, n)
 		}
 	}
-	if bytes.Contains([]byte(h.env.Logs.String()), []byte(`"level":"ERROR"`)) {
-		t.Errorf("errors logged:\n%s", h.env.Logs.String())
+	if bytes.Contains([]byte(h.Logs.String()), []byte(`"level":"ERROR"`)) {
+		t.Errorf("errors logged:\n%s", h.Logs.String())
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/cryptovault/serverless/shared/ledger"
 	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/web"
+	"github.com/cryptovault/serverless/shared/testkit/moneyenv"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
 // seed gives u a history of every entry type, one second apart, and returns the expected cash:
@@ -20,10 +22,10 @@ import (
 //	t2 withdrawal 200.10 (API)           t5 adjustment -0.01 BTC (valued -700.00)
 func seed(t *testing.T, h *harness, u *user) money.USD {
 	t.Helper()
-	h.clock.Advance(time.Second)
-	expect(t, u.post(movement("deposit", "500.25"), ""), http.StatusCreated, "")
-	h.clock.Advance(time.Second)
-	expect(t, u.post(movement("withdrawal", "200.10"), ""), http.StatusCreated, "")
+	h.Clock.Advance(time.Second)
+	testenv.Expect(t, u.post(movement("deposit", "500.25"), ""), http.StatusCreated, "")
+	h.Clock.Advance(time.Second)
+	testenv.Expect(t, u.post(movement("withdrawal", "200.10"), ""), http.StatusCreated, "")
 	price := func(p money.Price) *money.Price { return &p }
 	changes := []ledger.Change{
 		{UserID: u.id, Entries: []ledger.Entry{
@@ -39,12 +41,12 @@ func seed(t *testing.T, h *harness, u *user) money.USD {
 		}},
 	}
 	for _, c := range changes {
-		h.clock.Advance(time.Second)
-		if _, err := h.ledger.Apply(testCtx(t), c); err != nil {
+		h.Clock.Advance(time.Second)
+		if _, err := h.Ledger.Apply(testCtx(t), c); err != nil {
 			t.Fatalf("Apply: %v", err)
 		}
 	}
-	return startCash + 50_025 - 20_010 - 650_000 - 650 + 350_000 - 350
+	return moneyenv.StartCash + 50_025 - 20_010 - 650_000 - 650 + 350_000 - 350
 }
 
 type listBody struct {
@@ -57,7 +59,7 @@ type listBody struct {
 func (u *user) list(query string) listBody {
 	u.h.t.Helper()
 	r := u.get("/api/transactions" + query)
-	expect(u.h.t, r, http.StatusOK, "")
+	testenv.Expect(u.h.t, r, http.StatusOK, "")
 	var b listBody
 	if err := json.Unmarshal(r.Body, &b); err != nil {
 		u.h.t.Fatal(err)
@@ -160,7 +162,7 @@ func TestList(t *testing.T) {
 		{"?offset=-1", "offset"},
 	}
 	for _, b := range bad {
-		body := expect(t, u.get("/api/transactions"+b.query), http.StatusUnprocessableEntity, web.CodeValidation)
+		body := testenv.Expect(t, u.get("/api/transactions"+b.query), http.StatusUnprocessableEntity, web.CodeValidation)
 		if f, _ := body["fields"].(map[string]any); f[b.field] == nil {
 			t.Errorf("%s: no message for %s: %v", b.query, b.field, body)
 		}
@@ -176,7 +178,7 @@ func TestGet(t *testing.T) {
 	for _, tx := range a.list("").Transactions {
 		id := str(tx["id"])
 		r := a.get("/api/transactions/" + id)
-		expect(t, r, http.StatusOK, "")
+		testenv.Expect(t, r, http.StatusOK, "")
 		var got struct {
 			Transaction map[string]json.RawMessage `json:"transaction"`
 		}
@@ -188,10 +190,10 @@ func TestGet(t *testing.T) {
 				t.Errorf("%s.%s: get %s, list %s", id, k, got.Transaction[k], v)
 			}
 		}
-		expect(t, b.get("/api/transactions/"+id), http.StatusNotFound, web.CodeNotFound)
+		testenv.Expect(t, b.get("/api/transactions/"+id), http.StatusNotFound, web.CodeNotFound)
 	}
 	for _, id := range []string{"0123456789abcdef01234567", "x", strings.Repeat("a", 65), "a.b", "a%24b", "%E2%82%AC"} {
-		expect(t, a.get("/api/transactions/"+id), http.StatusNotFound, web.CodeNotFound)
+		testenv.Expect(t, a.get("/api/transactions/"+id), http.StatusNotFound, web.CodeNotFound)
 	}
 	if b.list("").Total != 1 {
 		t.Error("bob sees more than his opening deposit")
@@ -203,12 +205,12 @@ func TestGet(t *testing.T) {
 func TestGetPendingEntry(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
-	h.srv.Inject(devdb.Fault{Command: "insert", Times: 1, ErrorCode: 91, ErrorMessage: "shutdown in progress"})
-	tx := txOf(t, expect(t, u.post(movement("deposit", "5"), ""), http.StatusCreated, ""))
-	if len(h.account("u1").Pending) != 1 {
+	h.Server.Inject(devdb.Fault{Command: "insert", Times: 1, ErrorCode: 91, ErrorMessage: "shutdown in progress"})
+	tx := txOf(t, testenv.Expect(t, u.post(movement("deposit", "5"), ""), http.StatusCreated, ""))
+	if len(h.Account("u1").Pending) != 1 {
 		t.Fatal("the entry should be pending after the failed flush")
 	}
-	got := txOf(t, expect(t, u.get("/api/transactions/"+tx["id"].(string)), http.StatusOK, ""))
+	got := txOf(t, testenv.Expect(t, u.get("/api/transactions/"+tx["id"].(string)), http.StatusOK, ""))
 	if got["id"] != tx["id"] || got["amount"] != tx["amount"] {
 		t.Fatalf("got %v, want %v", got, tx)
 	}
@@ -222,7 +224,7 @@ func TestStats(t *testing.T) {
 	cash := seed(t, h, a)
 
 	r := a.get("/api/transactions/stats/overview")
-	expect(t, r, http.StatusOK, "")
+	testenv.Expect(t, r, http.StatusOK, "")
 	want := map[string]string{
 		"total_deposits": "10500.25", "total_withdrawals": "200.10", "total_trades": "2",
 		"total_fees": "10.00", "net_deposits": "10300.15", "net_balance": cash.String(),
@@ -237,7 +239,7 @@ func TestStats(t *testing.T) {
 	}
 
 	r = b.get("/api/transactions/stats/overview")
-	expect(t, r, http.StatusOK, "")
+	testenv.Expect(t, r, http.StatusOK, "")
 	for k, v := range map[string]string{"total_deposits": "10000.00", "total_withdrawals": "0.00", "total_trades": "0", "total_fees": "0.00", "net_deposits": "10000.00", "net_balance": "10000.00"} {
 		if got := decimal(t, r.Body, "stats", k); got != v {
 			t.Errorf("bob: stats.%s = %s, want %s", k, got, v)

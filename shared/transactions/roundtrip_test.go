@@ -8,6 +8,7 @@ import (
 
 	"github.com/cryptovault/serverless/shared/ledger"
 	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
+	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
 // TestRoundTrips counts the database commands of each route (the architecture's cost budget),
@@ -17,14 +18,14 @@ func TestRoundTrips(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
 	u.get("/api/transactions?limit=1")
-	id := txOf(t, expect(t, u.post(movement("deposit", "1"), ""), http.StatusCreated, ""))["id"].(string)
+	id := txOf(t, testenv.Expect(t, u.post(movement("deposit", "1"), ""), http.StatusCreated, ""))["id"].(string)
 
 	// commit makes a change through another Ledger (another function's instance: the orders
 	// function filling an order, say), leaving its entries pending; recorded also copies them to
 	// transactions and defers their clean, as a fill does.
 	commit := func(recorded bool) func() {
 		return func() {
-			c, err := h.ledger.Commit(testCtx(t), ledger.Change{UserID: u.id, Entries: []ledger.Entry{{
+			c, err := h.Ledger.Commit(testCtx(t), ledger.Change{UserID: u.id, Entries: []ledger.Entry{{
 				Type: ledger.TypeDeposit, Symbol: ledger.CashSymbol, Amount: 5, Value: 5,
 			}}})
 			if err != nil {
@@ -82,11 +83,11 @@ func TestRoundTrips(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup()
 			}
-			before := h.commands.Mark()
+			before := h.Commands.Mark()
 			if status := tt.send(); status >= 300 {
 				t.Fatalf("status %d", status)
 			}
-			got := cmdlog.Names(h.commands.Since(before))
+			got := cmdlog.Names(h.Commands.Since(before))
 			if sorted(got) != sorted(strings.Fields(tt.want)) {
 				t.Fatalf("commands %v, want %s", got, tt.want)
 			}

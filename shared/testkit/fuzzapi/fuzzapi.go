@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -27,6 +26,8 @@ import (
 	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
+	"github.com/cryptovault/serverless/shared/testkit/pricefile"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
@@ -48,13 +49,13 @@ type API struct {
 
 const fzUser = "fuzz-user"
 
-const fzQuotes = `{"quotes": [
+const fzQuotes = `[
   {"symbol": "BTC", "price": "65000.12", "change_24h": "2.5"},
   {"symbol": "ETH", "price": "3500.5", "change_24h": "-1.25"},
   {"symbol": "SOL", "price": "150.5"},
   {"symbol": "DOGE", "price": "0.15123456"},
   {"symbol": "USDT", "price": "1"}
-]}`
+]`
 
 func New(f *testing.F, build app.Build) *API {
 	srv := testenv.DB(f)
@@ -79,9 +80,7 @@ func New(f *testing.F, build app.Build) *API {
 		f.Fatal(err)
 	}
 	path := filepath.Join(f.TempDir(), "prices.json")
-	if err := os.WriteFile(path, []byte(fzQuotes), 0o600); err != nil {
-		f.Fatal(err)
-	}
+	pricefile.WriteQuotes(f, path, fzQuotes)
 	fd, err := feed.New(ctx, "file:"+path, feed.Options{})
 	if err != nil {
 		f.Fatal(err)
@@ -153,24 +152,10 @@ func (a *API) Send(t *testing.T, path, body, key string) testenv.Response {
 }
 
 // checkAccount reads the account as stored: no balance is negative and none is more available
-// than held.
+// than held (moneycheck.State.Bounds).
 func (a *API) checkAccount(t *testing.T) {
-	var acc struct {
-		Cash          int64            `bson:"cash"`
-		CashAvailable int64            `bson:"cash_available"`
-		Holdings      map[string]int64 `bson:"holdings"`
-		Available     map[string]int64 `bson:"available"`
-	}
-	if err := a.db.Collection(ledger.AccountsCollection).FindOne(context.Background(), bson.D{{Key: "_id", Value: fzUser}}).Decode(&acc); err != nil {
-		t.Fatalf("read the account: %v", err)
-	}
-	if acc.Cash < 0 || acc.CashAvailable < 0 || acc.CashAvailable > acc.Cash {
-		t.Fatalf("cash %d, available %d", acc.Cash, acc.CashAvailable)
-	}
-	for sym, n := range acc.Holdings {
-		if n < 0 || acc.Available[sym] < 0 || acc.Available[sym] > n {
-			t.Fatalf("%s: holding %d, available %d", sym, n, acc.Available[sym])
-		}
+	for _, err := range (moneycheck.State{Account: moneycheck.ReadAccount(t, a.db, fzUser)}).Bounds() {
+		t.Fatal(err)
 	}
 }
 

@@ -96,6 +96,19 @@ func NewDeps(t testing.TB, cfg *config.Config, o app.Options) *Env {
 	return env
 }
 
+// AssertNoSecrets fails the test if a log line or metric of the environment holds the signing key,
+// an Authorization header's "Bearer ", a JWT (its base64 always starts "eyJ", for `{"`) or one of
+// values.
+func (e *Env) AssertNoSecrets(t testing.TB, values ...string) {
+	t.Helper()
+	out := e.Logs.String() + e.Metrics.String()
+	for _, v := range append(values, JWTSecret, "Bearer ", "eyJ") {
+		if v != "" && strings.Contains(out, v) {
+			t.Errorf("a secret (%.8s…) appears in the logs", v)
+		}
+	}
+}
+
 // Request is one HTTP request to send through API Gateway's event translation.
 type Request struct {
 	Method string
@@ -122,6 +135,23 @@ func (r Response) JSON(t testing.TB) map[string]any {
 		t.Fatalf("response body is not a JSON object: %v\n%s", err, r.Body)
 	}
 	return m
+}
+
+// Expect fails the test unless r has the status and, for an error, the platform's envelope (error
+// and detail alike, a request id) with code when code is not empty; it returns the decoded body.
+func Expect(t testing.TB, r Response, status int, code string) map[string]any {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	body := r.JSON(t)
+	if code != "" && body["code"] != code {
+		t.Fatalf("code %v, want %s: %s", body["code"], code, r.Body)
+	}
+	if status >= 400 && (body["error"] == nil || body["error"] != body["detail"] || body["request_id"] == nil) {
+		t.Fatalf("not the error envelope: %s", r.Body)
+	}
+	return body
 }
 
 // ValidateResponses makes Do check every response of an API function against openapi.yaml (see
