@@ -578,13 +578,12 @@ var knownMisses = map[string]struct {
 		why: "As for backup-codes: the code is accepted by one conditional update, then 2FA is cleared by a second. " +
 			"Closing it: one update conditional on the code that replaces the whole totp state (keeping the accepted " +
 			"time step). One level, a few ms, on a rare route that also runs bcrypt."},
-	"POST /api/portfolio/holding (key)": {budget: cost{Seq: 7, Total: 8},
-		why: "Built on ledger.Apply and idempotency's Guard: the account is read after the claim rather than beside it, " +
-			"Apply flushes the entry (insert → clear) before it returns, the audit follows Apply, and Finish removes the " +
-			"key's marker from the account after storing the response: claim → account → commit → entry → clear → audit " +
-			"∥ stored response → marker removal. Closing it: the account read beside the claim, and the fill's shape " +
-			"(shared/trading): Commit, then Record beside the audit and the stored response, with the clean and the " +
-			"marker removal deferred to the account's next update (trading keeps its markers until they expire and " +
+	"POST /api/portfolio/holding (key)": {budget: cost{Seq: 6, Total: 8},
+		why: "Built on ledger.Apply and idempotency's Guard: Apply flushes the entry (insert → clear) before it returns, " +
+			"the audit follows Apply, and Finish removes the key's marker from the account after storing the response: " +
+			"claim ∥ account → commit → entry → clear → audit ∥ stored response → marker removal. Closing it: the fill's " +
+			"shape (shared/trading): Commit, then Record beside the audit and the stored response, with the clean and " +
+			"the marker removal deferred to the account's next update (trading keeps its markers until they expire and " +
 			"prunes them on later updates); the first read after it then pays the flush, as after a fill."},
 	"DELETE /api/portfolio/holding/{symbol}": {budget: cost{Seq: 6, Total: 7},
 		why: "trading's CancelOpenSells looks the coin's open sell orders up after the account read (the removal runs it " +
