@@ -36,8 +36,11 @@ func (c chart) save() error {
 	p.Y.Min = 0
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
+	// A chart of many bar groups grows wider, and its groups narrower, so that they do not overlap.
+	w := max(18*vg.Centimeter, vg.Length(len(c.names))*1.2*vg.Centimeter)
 	if c.names != nil {
-		width := vg.Points(float64(40) / float64(len(c.series)))
+		group := min(vg.Points(40), 0.8*(w-3*vg.Centimeter)/vg.Length(len(c.names)))
+		width := group / vg.Length(len(c.series))
 		for i, s := range c.series {
 			bars, err := plotter.NewBarChart(plotter.Values(s.values), width)
 			if err != nil {
@@ -86,5 +89,5 @@ func (c chart) save() error {
 		}
 	}
 	p.Y.Max = top * 1.35
-	return p.Save(18*vg.Centimeter, 10*vg.Centimeter, c.file)
+	return p.Save(w, 10*vg.Centimeter, c.file)
 }

@@ -112,7 +112,9 @@ func (e *env) newInstance(t testing.TB, name string, extra map[string]string) *i
 	t.Helper()
 	entry := catalogEntry(t, name)
 	cmds := &cmdlog.Log{Tag: tagRevocations}
-	d := testenv.NewDeps(t, e.config(t, extra), app.Options{SecretsAPI: e.sm.Client(t), Monitor: cmds.Monitor()}).Deps
+	// Each instance has an outbox of its own (MAILER=log), as each Lambda instance has its own
+	// /tmp: a run reads the verification codes its auth instance sent, and no other run's.
+	d := testenv.NewDeps(t, e.config(t, extra), app.Options{SecretsAPI: e.sm.Client(t), Monitor: cmds.Monitor(), OutboxDir: t.TempDir()}).Deps
 	fn, err := entry.Build(d)
 	if err != nil {
 		t.Fatalf("build %s: %v", name, err)
@@ -200,10 +202,12 @@ func (s *session) header() http.Header {
 // 5 s (auth.RevocationRefreshInterval), not a per-request cost.
 const revocations = "revocations"
 
-// tagRevocations is the instances' cmdlog.Log.Tag.
+// tagRevocations is the instances' cmdlog.Log.Tag. The guard's query asks for sessions revoked
+// since a time ({revoked_at: {$gte: ...}}); the auth function's own session lookups name
+// revoked_at too ({$exists: false}: live sessions), and are per-request work.
 func tagRevocations(c cmdlog.Command, body bson.Raw) string {
 	if c.Collection == auth.SessionsCollection && c.Name == "find" {
-		if _, err := body.LookupErr("filter", auth.SessionRevokedAtField); err == nil {
+		if _, err := body.LookupErr("filter", auth.SessionRevokedAtField, "$gte"); err == nil {
 			return revocations
 		}
 	}

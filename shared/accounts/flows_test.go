@@ -320,6 +320,18 @@ func TestChangePassword(t *testing.T) {
 	testenv.Expect(t, c.do("GET", "/api/auth/me", ""), 200, "")
 	testenv.Expect(t, other.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
 	testenv.Expect(t, other.do("POST", "/api/auth/refresh", ""), 401, "UNAUTHENTICATED")
+	// The caller's old session is replaced: its access token is dead too, and it is not counted
+	// among the sessions revoked.
+	stale := h.browser()
+	stale.bearer = oldAccess
+	testenv.Expect(t, stale.do("GET", "/api/auth/me", ""), 401, "UNAUTHENTICATED")
+	logs, _ := testenv.Expect(t, c.do("GET", "/api/audit-logs?action=PASSWORD_CHANGED", ""), 200, "")["logs"].([]any)
+	if len(logs) != 1 {
+		t.Fatalf("%d PASSWORD_CHANGED entries, want 1", len(logs))
+	}
+	if n := logs[0].(map[string]any)["details"].(map[string]any)["sessions_revoked"]; n != float64(1) {
+		t.Errorf("sessions_revoked = %v, want 1 (the other login)", n)
+	}
 	testenv.Expect(t, h.browser().do("POST", "/api/auth/login", loginBody(t, testEmail, testPassword)), 401, "INVALID_CREDENTIALS")
 	h.login(testEmail, "Brand9NewPass")
 	h.assertNoSecrets("Brand9NewPass")

@@ -1,8 +1,11 @@
 package accounts
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -55,22 +58,40 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	// The account (and its starting deposit) is opened after the user exists. If this step fails
-	// the user is still created; login opens the account then (openAccount is idempotent).
-	if err := s.openAccount(r, u); err != nil {
+	// The account (and its starting deposit) is opened after the user exists: a taken email must
+	// leave nothing behind. If this step fails the user is still created; login opens the
+	// account then (OpenAccount is idempotent).
+	ctx := r.Context()
+	if err := s.ledger.OpenAccount(ctx, u.ID, s.startingCash()); err != nil {
 		return err
 	}
-	s.sendVerification(r, u.Email, code)
-	s.audit.Record(r, auditEvent(u.ID, "USER_SIGNUP", "success", nil))
+	// What is left needs the user and its account, not one another: the account_opened flag,
+	// the mail, the audit entry and the session go out together (one round trip, not four).
+	var (
+		wg      sync.WaitGroup
+		flagErr error
+	)
+	wg.Go(func() { flagErr = s.markAccountOpened(ctx, u.ID) })
+	wg.Go(func() { s.sendVerification(r, u.Email, code) })
+	wg.Go(func() { s.audit.Record(r, auditEvent(u.ID, "USER_SIGNUP", "success", nil)) })
 
 	pub := u.public()
 	if s.cfg.RequireEmailVerification {
+		wg.Wait()
+		if flagErr != nil {
+			return flagErr
+		}
 		web.WriteJSON(w, http.StatusCreated, map[string]any{
 			"user": pub, "message": "Account created. Enter the code we sent to your email to verify it.",
 		})
 		return nil
 	}
-	return s.startSession(w, r, http.StatusCreated, u)
+	sess, refresh, err := s.createSession(ctx, u.ID, r.UserAgent(), clientIP(r))
+	wg.Wait()
+	if err := errors.Join(flagErr, err); err != nil {
+		return err
+	}
+	return s.sendTokens(w, r, http.StatusCreated, tokenResponse{User: &pub}, u.ID, sess.ID, refresh)
 }
 
 // openAccount opens the user's ledger account with the starting cash, once: a flag on the user
@@ -80,7 +101,12 @@ func (s *Service) openAccount(r *http.Request, u *user) error {
 	if err := s.ledger.OpenAccount(r.Context(), u.ID, s.startingCash()); err != nil {
 		return err
 	}
-	_, err := s.updateUser(r.Context(), bson.D{{Key: "_id", Value: u.ID}},
+	return s.markAccountOpened(r.Context(), u.ID)
+}
+
+// markAccountOpened sets the flag of openAccount, once the account exists.
+func (s *Service) markAccountOpened(ctx context.Context, userID string) error {
+	_, err := s.updateUser(ctx, bson.D{{Key: "_id", Value: userID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "account_opened", Value: true}}}})
 	return err
 }
@@ -126,15 +152,23 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
 	if !valid {
 		email = strings.ToLower(strings.TrimSpace(req.Email))
 	}
+	// The lock and the user are read together: neither read depends on the other, and the
+	// user read costs nothing when the address turns out to be locked.
+	var (
+		wg      sync.WaitGroup
+		u       *user
+		userErr error
+	)
+	if valid {
+		wg.Go(func() { u, userErr = s.userByEmail(ctx, email) })
+	}
 	failures, err := s.checkLock(ctx, email)
+	wg.Wait()
 	if err != nil {
 		return err
 	}
-	var u *user
-	if valid {
-		if u, err = s.userByEmail(ctx, email); err != nil && err != errNoUser {
-			return err
-		}
+	if userErr != nil && userErr != errNoUser {
+		return userErr
 	}
 	stored, userID := "", ""
 	if u != nil {
@@ -166,8 +200,10 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	s.audit.Record(r, auditEvent(u.ID, "USER_LOGIN", "success", nil))
 	s.count(ctx, "Logins")
+	// The audit entry goes out beside the session: it has never waited for it.
+	wg.Go(func() { s.audit.Record(r, auditEvent(u.ID, "USER_LOGIN", "success", nil)) })
+	defer wg.Wait()
 	return s.startSession(w, r, http.StatusOK, u)
 }
 

@@ -52,20 +52,33 @@ func (s *Service) sessions(ctx context.Context) (*mongo.Collection, error) {
 // createSession stores a new session and returns it with its refresh token (the only time the
 // token exists in clear).
 func (s *Service) createSession(ctx context.Context, userID, userAgent, ip string) (*session, string, error) {
-	token, hash := auth.NewRefreshToken()
-	now := s.now()
-	sess := &session{
-		ID: newID(), UserID: userID, RefreshHash: hash, AllHashes: []string{hash},
-		CreatedAt: now, ExpiresAt: now.Add(refreshTokenTTL), UserAgent: truncate(userAgent, 256), IP: ip,
-	}
-	c, err := s.sessions(ctx)
-	if err != nil {
+	sess, token := s.newSession(userID, userAgent, ip)
+	if err := s.storeSession(ctx, sess); err != nil {
 		return nil, "", err
 	}
-	if _, err := c.InsertOne(ctx, sess); err != nil {
-		return nil, "", fmt.Errorf("insert session: %w", err)
-	}
 	return sess, token, nil
+}
+
+// newSession makes a session and its refresh token without storing it: a caller that must know
+// its id before the insert (to leave it out of a query sent beside it) stores it itself.
+func (s *Service) newSession(userID, userAgent, ip string) (*session, string) {
+	token, hash := auth.NewRefreshToken()
+	now := s.now()
+	return &session{
+		ID: newID(), UserID: userID, RefreshHash: hash, AllHashes: []string{hash},
+		CreatedAt: now, ExpiresAt: now.Add(refreshTokenTTL), UserAgent: truncate(userAgent, 256), IP: ip,
+	}, token
+}
+
+func (s *Service) storeSession(ctx context.Context, sess *session) error {
+	c, err := s.sessions(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := c.InsertOne(ctx, sess); err != nil {
+		return fmt.Errorf("insert session: %w", err)
+	}
+	return nil
 }
 
 // sessionByRefreshToken finds the session that ever issued token.

@@ -29,10 +29,11 @@
 //
 // The commit is the point of no return: once step 1 is acknowledged, the change has happened and
 // Apply reports success even if steps 2-3 fail (they are logged and repaired later); a caller that
-// retried would otherwise apply it twice. Nothing that reads the ledger (Entries, Entry) answers
-// without every committed entry it selects: it flushes the pending ones first, or reads the
-// account beside the ledger and flushes only when a pending entry may be missing (see "Reading the
-// ledger"). Flush flushes whatever is pending; Account flushes opportunistically.
+// retried would otherwise apply it twice. Nothing that reads the ledger (Entries, Entry,
+// ReadSettled) answers without every committed entry it selects: it flushes the pending ones
+// first, or reads the account beside the ledger and flushes only when a pending entry may be
+// missing (see "Reading the ledger"). Flush flushes whatever is pending; Account flushes
+// opportunistically.
 //
 // # The steps one by one (Commit, Record, Settle)
 //
@@ -45,7 +46,7 @@
 // pending, where every reader and the next Record find it, so forgetting costs nothing but a
 // later flush. The argument below holds for each step taken alone.
 //
-// # Reading the ledger (Entries) in one round trip
+// # Reading the ledger (Entries, ReadSettled) in one round trip
 //
 // Flushing before reading costs a round trip before the page. Reading the account beside the page
 // instead, and flushing only when something is pending, is not enough on its own: the page read
@@ -59,9 +60,14 @@
 // happened before the request started: either it is this Ledger's own clean, acknowledged
 // before the start (the token matches; no clock involved), or its stamp is older than the start
 // by more than cleanSkew, which bounds the clock difference between the server and the process.
-// Otherwise it flushes the pending entries and reads again (Entries has the full argument). So the
+// Otherwise it flushes the pending entries and reads again (settled has the full argument). So the
 // first read after a change whose clean was deferred costs a second read, and so does a read
 // within cleanSkew of another process's clean; every other read is one round trip.
+//
+// ReadSettled applies the same rule to a caller's own read of transactions (the sums and counts of
+// the transactions function's stats): its read runs beside the account read and runs again after
+// the flush when needed. Such a read cannot say which pending entries it saw, so on that path
+// every pending entry is inserted first (the ones already there are duplicates).
 //
 // The argument needs every remover of pending entries to stamp. While a deployment replaces
 // instances running code from before the stamp, one of those may clean without stamping; a read

@@ -597,7 +597,7 @@ func TestSettled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.s.settled(tt.q, start, tt.ownClean); got != tt.want {
+			if got := tt.s.settled(tt.q.matches, start, tt.ownClean); got != tt.want {
 				t.Errorf("settled = %v, want %v", got, tt.want)
 			}
 		})

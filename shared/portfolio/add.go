@@ -36,12 +36,21 @@ func (s *Service) add(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// The audit insert runs beside storing the response; the handler waits for it, since a
-	// Lambda instance is frozen once the handler returns.
-	var bg sync.WaitGroup
+	// The audit insert runs beside storing the response, and the account and the prices are
+	// read beside the claim (neither depends on the other; a replay only wastes the read). The
+	// handler waits for both, since a Lambda instance is frozen once the handler returns.
+	var (
+		bg   sync.WaitGroup
+		read loaded
+	)
 	defer bg.Wait()
+	read.done = make(chan struct{})
+	bg.Go(func() {
+		defer close(read.done)
+		read.acc, read.prices, read.err = s.load(r.Context(), userID)
+	})
 	return s.idem.Do(w, r, userID, addRoute, a.fingerprint(), func(ctx context.Context, c *idempotency.Claim) (int, any, error) {
-		h, e, applied, err := s.book(ctx, c, userID, a)
+		h, e, applied, err := s.book(ctx, c, userID, a, &read)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -60,9 +69,9 @@ func (s *Service) add(w http.ResponseWriter, r *http.Request) error {
 // account update carries the claim's marker (Guard), so it applies at most once per key. An
 // update that finds the marker set was applied by the earlier attempt, in the same atomic step as
 // the balances.
-func (s *Service) book(ctx context.Context, c *idempotency.Claim, userID string, a addition) (holdingView, ledger.Entry, bool, error) {
+func (s *Service) book(ctx context.Context, c *idempotency.Claim, userID string, a addition, read *loaded) (holdingView, ledger.Entry, bool, error) {
 	sym := a.Coin.Symbol
-	acc, prices, err := s.load(ctx, userID)
+	acc, prices, err := read.wait(ctx)
 	if isNoAccount(err) {
 		return holdingView{}, ledger.Entry{}, false, accountNotFound(err)
 	}
@@ -106,6 +115,23 @@ func (s *Service) book(ctx context.Context, c *idempotency.Claim, userID string,
 		return holdingView{}, ledger.Entry{}, false, accountNotFound(err)
 	}
 	return holdingView{}, ledger.Entry{}, false, err
+}
+
+// loaded is the account and the prices read in the background (Service.load).
+type loaded struct {
+	done   chan struct{} // closed when the fields are set
+	acc    ledger.Account
+	prices []market.Price
+	err    error
+}
+
+func (l *loaded) wait(ctx context.Context) (ledger.Account, []market.Price, error) {
+	select {
+	case <-l.done:
+		return l.acc, l.prices, l.err
+	case <-ctx.Done():
+		return ledger.Account{}, nil, ctx.Err()
+	}
 }
 
 // addEntry is the adjustment entry of a, checked against the account as read: the holding stays

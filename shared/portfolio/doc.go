@@ -92,8 +92,9 @@
 //     is cold, the prices find, in parallel: 1 sequential round trip (+0 warm, +1 command cold).
 //     Pending ledger entries add their flush (insert, update) after the find.
 //   - POST without key: (account find ∥ prices) → account update → entry insert → pending clear →
-//     audit insert: 5 sequential. With a key, the idempotency insert before and its finish (beside
-//     the audit insert) and marker removal after: 7 sequential.
+//     audit insert: 5 sequential. With a key, the idempotency insert beside the account find, and
+//     its finish (beside the audit insert) and marker removal after: 6 sequential. A replay reads
+//     the account for nothing, beside the idempotency insert: 2 sequential, 3 commands.
 //   - DELETE: account find → CancelOpenSells → account update → entry insert → pending clear →
 //     audit insert: 5 sequential plus what trading's cancel costs.
 package portfolio

@@ -247,3 +247,73 @@ func TestStats(t *testing.T) {
 	}
 	h.assertInvariant("alice")
 }
+
+// TestStatsCountPendingEntries: the stats count every committed change once, whatever step of
+// the ledger it is at when they are read: committed only (in the account's pending map, not in
+// transactions), recorded with its clean deferred (in both), or cleaned by another instance just
+// before the read. The changes are made through another Ledger (another function's instance);
+// the first read after each takes the slow path, the second the fast one, and both must agree.
+func TestStatsCountPendingEntries(t *testing.T) {
+	price := func(p money.Price) *money.Price { return &p }
+	fill := ledger.Change{Entries: []ledger.Entry{
+		{Type: ledger.TypeBuy, Symbol: "BTC", Amount: 10_000_000, Price: price(6_500_000_000_000), Value: 650_000, OrderID: "ord-1"},
+		{Type: ledger.TypeFee, Symbol: ledger.CashSymbol, Amount: 650, Value: 650, OrderID: "ord-1"},
+	}}
+	deposit := ledger.Change{Entries: []ledger.Entry{{Type: ledger.TypeDeposit, Symbol: ledger.CashSymbol, Amount: 2_500, Value: 2_500}}}
+	want := map[string]string{
+		"total_deposits": "10026.00", "total_withdrawals": "0.00", "total_trades": "1",
+		"total_fees": "6.50", "net_deposits": "10026.00", "net_balance": "3519.50",
+	}
+	tests := []struct {
+		name string
+		// book makes the changes through l, leaving them at the step under test.
+		book func(t *testing.T, l *ledger.Ledger, c ledger.Change)
+	}{
+		{"committed, not in transactions", func(t *testing.T, l *ledger.Ledger, c ledger.Change) {
+			if _, err := l.Commit(testCtx(t), c); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"recorded, clean deferred", func(t *testing.T, l *ledger.Ledger, c ledger.Change) {
+			cm, err := l.Commit(testCtx(t), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cm.Record(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"cleaned by another instance just now", func(t *testing.T, l *ledger.Ledger, c ledger.Change) {
+			if _, err := l.Apply(testCtx(t), c); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			u := h.newUser("u1")
+			// The function's own instance makes the last clean (its deposit's flush), so that only
+			// the pending entries can send the first read down the slow path.
+			testenv.Expect(t, u.post(movement("deposit", "1"), ""), http.StatusCreated, "")
+			for _, c := range []ledger.Change{fill, deposit} {
+				c.UserID = u.id
+				h.Clock.Advance(time.Second)
+				tt.book(t, h.Ledger, c)
+			}
+			for _, read := range []string{"first read", "second read"} {
+				r := u.get("/api/transactions/stats/overview")
+				testenv.Expect(t, r, http.StatusOK, "")
+				for k, v := range want {
+					if got := decimal(t, r.Body, "stats", k); got != v {
+						t.Errorf("%s: stats.%s = %s, want %s", read, k, got, v)
+					}
+				}
+			}
+			if n := len(h.Account("u1").Pending); n != 0 {
+				t.Errorf("%d entries still pending after the reads", n)
+			}
+			h.assertInvariant("u1")
+		})
+	}
+}

@@ -12,7 +12,8 @@ import (
 
 // The ledger answers entries but not totals, so this file reads the
 // transactions collection itself, in the shape the ledger documents (ledger package doc,
-// "Shapes"). Reads only: every write goes through the ledger.
+// "Shapes"), inside ledger.ReadSettled so that no committed entry is missed. Reads only: every
+// write goes through the ledger.
 
 // entry returns the user's entry id (see ledger.Entry).
 func (s *service) entry(ctx context.Context, userID, id string) (ledger.Entry, bool, error) {
