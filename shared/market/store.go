@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -42,9 +41,7 @@ type Store struct {
 	ttl    time.Duration
 	maxAge time.Duration
 
-	mu   sync.Mutex
-	snap *snapshot  // the last successful read, nil before the first
-	call *fetchCall // the read in flight, nil when none
+	prices *cache[struct{}, []Price] // the prices collection: one snapshot
 }
 
 // NewStore returns a Store on the database that db returns (mongodb.Client.Database: the warm
@@ -60,14 +57,37 @@ func NewStore(db func(ctx context.Context) (*mongo.Database, error), o StoreOpti
 	if s.maxAge <= 0 {
 		s.maxAge = DefaultMaxAge
 	}
+	s.prices = newCache[struct{}, []Price](s.now, s.ttl, 1)
 	return s
+}
+
+// cachedPrices returns the prices from the per-instance cache (see cache.go): at most one find
+// per CacheTTL, shared by concurrent callers. The slice is the caller's.
+func (s *Store) cachedPrices(ctx context.Context) ([]Price, error) {
+	prices, err := s.prices.get(ctx, struct{}{}, func(ctx context.Context, _ time.Time) ([]Price, error) {
+		return s.readPrices(ctx)
+	})
+	return slices.Clone(prices), err
+}
+
+// readPrices is one find of the prices collection.
+func (s *Store) readPrices(ctx context.Context) ([]Price, error) {
+	db, err := s.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := loadPrices(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return sortedPrices(docs), nil
 }
 
 // All returns every stored price of a supported coin, in feed.Coins order, from the per-instance
 // cache (see cache.go): at most one find per CacheTTL, shared by concurrent callers. Coins never
 // stored are absent. The slice is the caller's.
 func (s *Store) All(ctx context.Context) ([]Price, error) {
-	return s.cached(ctx)
+	return s.cachedPrices(ctx)
 }
 
 // Get returns the stored price of one coin, by symbol or upstream id in any case ("btc",
@@ -78,7 +98,7 @@ func (s *Store) Get(ctx context.Context, symbolOrID string) (Price, error) {
 	if !ok {
 		return Price{}, ErrUnknownCoin
 	}
-	prices, err := s.cached(ctx)
+	prices, err := s.cachedPrices(ctx)
 	if err != nil {
 		return Price{}, err
 	}
@@ -119,7 +139,7 @@ func staleError(cause error) *web.Error {
 // below what an alarm on PRICE_MAX_AGE cares about. A clock behind the refresher's gives 0, not a
 // negative age.
 func (s *Store) Age(ctx context.Context) (age time.Duration, ok bool, err error) {
-	prices, err := s.cached(ctx)
+	prices, err := s.cachedPrices(ctx)
 	if err != nil {
 		return 0, false, err
 	}
