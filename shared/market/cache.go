@@ -10,11 +10,12 @@ import (
 // cache.get), so it needs its own bound; the warm client's operation timeout is shorter anyway.
 const fetchTimeout = 10 * time.Second
 
-// cache is a per-instance read-through cache of database answers by key (the price snapshot is
-// its only key). An answer is served while it is younger than the TTL; otherwise the first caller
-// starts one read and everyone arriving meanwhile waits for that same read (single flight), so a
-// burst of any size costs one command per key. Errors are not cached: the next call after a
-// failed read tries again. At most limit answers are kept (see store).
+// cache is a per-instance read-through cache of database answers by key: the price snapshot
+// (one key) and the history answers (one key per coin and range). An answer is served while it is
+// younger than the TTL; otherwise the first caller starts one read and everyone arriving
+// meanwhile waits for that same read (single flight), so a burst of any size costs one command
+// per key. Errors are not cached: the next call after a failed read tries again. At most limit
+// answers are kept (see store).
 //
 // The values are shared by every caller: callers that hand them out copy them first.
 type cache[K comparable, V any] struct {
@@ -24,8 +25,8 @@ type cache[K comparable, V any] struct {
 
 	mu      sync.Mutex
 	entries map[K]*cacheEntry[V] // successful reads, at most limit
-	calls   map[K]*cacheCall[V]  // reads in flight, at most one per key
-	uses    uint64               // counts gets, to order the entries by last use
+	calls   map[K]*cacheCall[V]  // reads in flight, one per key at most (each ends within fetchTimeout)
+	uses    uint64               // counts hits and stores: the clock of lastUse
 }
 
 // cacheEntry is one successful read.
@@ -127,4 +128,11 @@ func (c *cache[K, V]) store(key K, v V, at time.Time) {
 		delete(c.entries, oldest)
 	}
 	c.entries[key] = &cacheEntry[V]{val: v, at: at, lastUse: c.uses}
+}
+
+// size is how many answers the cache keeps.
+func (c *cache[K, V]) size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }

@@ -53,5 +53,8 @@
 // refreshed at most every CacheTTL with one find shared by all concurrent callers: a read costs +1
 // round trip only when the cache is cold. History reads the buckets of the requested days with one
 // find, and returns minute points for the last 24 h and hourly points beyond, whether or not
-// compaction has run yet.
+// compaction has run yet. Its answers are cached the same way, by coin and days, with the same TTL
+// and single flight, and at most a few ranges per coin are kept (the least recently used answer
+// makes room). Neither cache is invalidated by a refresh: each serves what it read for at most
+// CacheTTL, and a failed read is never cached.
 package market

@@ -19,6 +19,7 @@ import (
 	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/obs"
+	"github.com/cryptovault/serverless/shared/testkit/cmdlog"
 	"github.com/cryptovault/serverless/shared/testkit/fakeclock"
 	"github.com/cryptovault/serverless/shared/testkit/logbuf"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
@@ -44,6 +45,8 @@ type testEnv struct {
 	feed    *scriptedFeed
 	logs    *logbuf.Buffer
 	metrics *logbuf.Buffer
+	// cmds records the client's commands; a find of the history is tagged with the coin it reads.
+	cmds *cmdlog.Log
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -55,6 +58,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		clock: fakeclock.New(start),
 		feed:  &scriptedFeed{},
 		logs:  &logbuf.Buffer{}, metrics: &logbuf.Buffer{},
+		cmds: &cmdlog.Log{Tag: historySymbol},
 	}
 	e.client = mongodb.New(mongodb.Options{
 		URI:      func(context.Context) (string, error) { return uri, nil },
@@ -63,6 +67,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		// behind a proxy that runs one command at a time.
 		ServerSelectionTimeout: 10 * time.Second,
 		OperationTimeout:       20 * time.Second,
+		Monitor:                e.cmds.Monitor(),
 	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -119,6 +124,27 @@ func mustRefresh(t *testing.T, r *Refresher) Result {
 
 // finds is how many find commands the engine has run: the cache tests count round trips with it.
 func (e *testEnv) finds() int { return e.srv.CommandCounts()["find"] }
+
+// historySymbol tags a find of the history with the coin its filter names, "" for other commands.
+func historySymbol(c cmdlog.Command, body bson.Raw) string {
+	if c.Name != "find" || c.Collection != HistoryCollection {
+		return ""
+	}
+	symbol, _ := body.Lookup("filter", "symbol").StringValueOK()
+	return symbol
+}
+
+// historyFinds counts the finds of the history since m, by coin: the history cache tests count
+// round trips with it.
+func (e *testEnv) historyFinds(m cmdlog.Mark) map[string]int {
+	n := map[string]int{}
+	for _, c := range e.cmds.Since(m) {
+		if c.Tag != "" {
+			n[c.Tag]++
+		}
+	}
+	return n
+}
 
 // rawPrice is a stored price document, decoded independently of the package's own types.
 type rawPrice struct {

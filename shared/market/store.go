@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/cryptovault/serverless/shared/market/feed"
 	"github.com/cryptovault/serverless/shared/platform/web"
 )
 
@@ -21,6 +22,10 @@ const (
 	DefaultCacheTTL = 5 * time.Second
 	// DefaultMaxAge is PRICE_MAX_AGE's default: older prices are stale for trading.
 	DefaultMaxAge = 5 * time.Minute
+	// DefaultHistoryRangesPerCoin sizes the history cache: answers kept per supported coin. A
+	// chart asks for a few ranges (a day, a week, a month, a year), and the largest answer, a
+	// year, is about 10,000 points (~330 KB), so the default bound stays near 13 MB for ten coins.
+	DefaultHistoryRangesPerCoin = 4
 )
 
 // staleMessage is the 503 PRICE_STALE message trading shows.
@@ -29,8 +34,11 @@ const staleMessage = "Price data is stale; trading is paused"
 // StoreOptions configures a Store. Zero fields take defaults.
 type StoreOptions struct {
 	Now      func() time.Time // default time.Now
-	CacheTTL time.Duration    // default DefaultCacheTTL
+	CacheTTL time.Duration    // default DefaultCacheTTL; the history cache's too
 	MaxAge   time.Duration    // PRICE_MAX_AGE; default DefaultMaxAge
+	// HistoryEntries bounds the history answers kept; default DefaultHistoryRangesPerCoin per
+	// supported coin.
+	HistoryEntries int
 }
 
 // Store reads the stored prices and their history. It is safe for concurrent use; one Store per
@@ -41,7 +49,15 @@ type Store struct {
 	ttl    time.Duration
 	maxAge time.Duration
 
-	prices *cache[struct{}, []Price] // the prices collection: one snapshot
+	prices    *cache[struct{}, []Price]        // the prices collection: one snapshot
+	histories *cache[historyKey, []feed.Point] // History's answers
+}
+
+// historyKey is a History answer's key: the coin's symbol (not the spelling asked for, so that
+// "btc" and "bitcoin" share an entry) and the range.
+type historyKey struct {
+	symbol string
+	days   int
 }
 
 // NewStore returns a Store on the database that db returns (mongodb.Client.Database: the warm
@@ -57,7 +73,12 @@ func NewStore(db func(ctx context.Context) (*mongo.Database, error), o StoreOpti
 	if s.maxAge <= 0 {
 		s.maxAge = DefaultMaxAge
 	}
+	entries := o.HistoryEntries
+	if entries <= 0 {
+		entries = DefaultHistoryRangesPerCoin * len(feed.Coins)
+	}
 	s.prices = newCache[struct{}, []Price](s.now, s.ttl, 1)
+	s.histories = newCache[historyKey, []feed.Point](s.now, s.ttl, entries)
 	return s
 }
 
