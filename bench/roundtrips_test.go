@@ -408,13 +408,15 @@ func routes() []route {
 		// market
 		{function: "market", name: "GET /api/crypto", target: cost{Seq: 1, Total: 1}, repeat: cachePeriodRequests, status: http.StatusOK,
 			why:     fmt.Sprintf("≤ 1 command per instance per cache period (%v): %d requests on a fresh instance", market.DefaultCacheTTL, cachePeriodRequests),
-			covered: "shared/market TestList… (1,000 requests ≤ 1 command)",
+			covered: "shared/market TestMarketReadsCostOneCommandPerCachePeriod (1,000 requests ≤ 1 command)",
 			send:    func(r *rtRun) testenv.Response { return r.get("market", "/api/crypto", "") }},
 		{function: "market", name: "GET /api/crypto/{symbol}", target: cost{Seq: 1, Total: 1}, repeat: cachePeriodRequests, status: http.StatusOK,
-			why:  fmt.Sprintf("from the price cache, like the list: %d requests on a fresh instance", cachePeriodRequests),
-			send: func(r *rtRun) testenv.Response { return r.get("market", "/api/crypto/btc", "/api/crypto/{symbol}") }},
+			why:     fmt.Sprintf("from the price cache, like the list: %d requests on a fresh instance", cachePeriodRequests),
+			covered: "shared/market TestMarketReadsCostOneCommandPerCachePeriod (1,000 requests ≤ 1 command)",
+			send:    func(r *rtRun) testenv.Response { return r.get("market", "/api/crypto/btc", "/api/crypto/{symbol}") }},
 		{function: "market", name: "GET /api/crypto/{symbol}/history", target: cost{Seq: 1, Total: 1}, repeat: cachePeriodRequests, status: http.StatusOK,
-			why: fmt.Sprintf("market data is served from the cache (api.md), like the list: %d requests on a fresh instance", cachePeriodRequests),
+			why:     fmt.Sprintf("market data is served from the cache (api.md), like the list: %d requests on a fresh instance", cachePeriodRequests),
+			covered: "shared/market TestMarketReadsCostOneCommandPerCachePeriod (1,000 requests ≤ 1 command), TestHistoryCache…",
 			send: func(r *rtRun) testenv.Response {
 				return r.get("market", "/api/crypto/BTC/history?days=7", "/api/crypto/{symbol}/history")
 			}},
@@ -562,12 +564,6 @@ var knownMisses = map[string]struct {
 			"the flush (as Commit and Record do for a change), run beside the flag, the audit and the session, with the " +
 			"clean left to the account's next update (the new user's first read of the ledger would then flush). Two " +
 			"levels, a few ms in AWS, once per user, beside ≥ 100 ms of bcrypt."},
-	"GET /api/crypto/{symbol}/history": {budget: cost{Seq: cachePeriodRequests, Total: cachePeriodRequests},
-		why: "History is read with one find per request: market.Store.History bypasses the price cache (a snapshot per coin " +
-			"and range would be large, and history is read far less often than prices), so 100 requests cost 100 finds " +
-			"on the symbol_day index where the list costs one. Each is 1 sequential round trip, like an authenticated " +
-			"read. Closing it: a per-instance cache of the answer keyed by coin and days, with the prices' TTL and single " +
-			"flight, bounded in entries (the chart asks for few ranges)."},
 	"POST /api/auth/2fa/backup-codes": {budget: cost{Seq: 5, Total: 5},
 		why: "Accepting the code and storing the new set are two updates of the user: the code is accepted by an update " +
 			"conditional on it (so that it works once), then the new set is written. One update could carry both (the " +
