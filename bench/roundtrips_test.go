@@ -568,16 +568,6 @@ var knownMisses = map[string]struct {
 			"on the symbol_day index where the list costs one. Each is 1 sequential round trip, like an authenticated " +
 			"read. Closing it: a per-instance cache of the answer keyed by coin and days, with the prices' TTL and single " +
 			"flight, bounded in entries (the chart asks for few ranges)."},
-	"POST /api/auth/2fa/backup-codes": {budget: cost{Seq: 5, Total: 5},
-		why: "Accepting the code and storing the new set are two updates of the user: the code is accepted by an update " +
-			"conditional on it (so that it works once), then the new set is written. One update could carry both (the " +
-			"acceptance's filter and the new set's $set), but the backup-code path unsets one key of the map the new set " +
-			"replaces, which one update cannot do (conflicting paths): closing it means writing each path once (the " +
-			"accepted time step and the new map). One level, a few ms, on a rare route."},
-	"POST /api/auth/2fa/disable": {budget: cost{Seq: 5, Total: 5},
-		why: "As for backup-codes: the code is accepted by one conditional update, then 2FA is cleared by a second. " +
-			"Closing it: one update conditional on the code that replaces the whole totp state (keeping the accepted " +
-			"time step). One level, a few ms, on a rare route that also runs bcrypt."},
 	"POST /api/portfolio/holding (key)": {budget: cost{Seq: 6, Total: 8},
 		why: "Built on ledger.Apply and idempotency's Guard: Apply flushes the entry (insert → clear) before it returns, " +
 			"the audit follows Apply, and Finish removes the key's marker from the account after storing the response: " +

@@ -181,7 +181,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) error {
 		if strings.TrimSpace(req.TOTPCode) == "" {
 			return errTOTPRequired()
 		}
-		ok, err := s.acceptCode(ctx, u, req.TOTPCode)
+		ok, err := s.acceptCode(ctx, u, req.TOTPCode, codeWrite{})
 		if err != nil {
 			return err
 		}
