@@ -555,13 +555,6 @@ var knownMisses = map[string]struct {
 	budget cost
 	why    string
 }{
-	"POST /api/auth/signup": {budget: cost{Seq: 5, Total: 7},
-		why: "ledger.OpenAccount returns only once it has flushed the opening deposit (entry → clear, two levels), and " +
-			"the account_opened flag, which must wait for the account to exist, waits for that flush too: user → account → " +
-			"entry → clear → flag ∥ audit ∥ session. Closing it: an OpenAccount that returns after the insert and hands back " +
-			"the flush (as Commit and Record do for a change), run beside the flag, the audit and the session, with the " +
-			"clean left to the account's next update (the new user's first read of the ledger would then flush). Two " +
-			"levels, a few ms in AWS, once per user, beside ≥ 100 ms of bcrypt."},
 	"GET /api/crypto/{symbol}/history": {budget: cost{Seq: cachePeriodRequests, Total: cachePeriodRequests},
 		why: "History is read with one find per request: market.Store.History bypasses the price cache (a snapshot per coin " +
 			"and range would be large, and history is read far less often than prices), so 100 requests cost 100 finds " +
