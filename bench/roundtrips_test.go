@@ -557,23 +557,6 @@ var knownMisses = map[string]struct {
 	budget cost
 	why    string
 }{
-	"POST /api/auth/signup": {budget: cost{Seq: 5, Total: 7},
-		why: "ledger.OpenAccount returns only once it has flushed the opening deposit (entry → clear, two levels), and " +
-			"the account_opened flag, which must wait for the account to exist, waits for that flush too: user → account → " +
-			"entry → clear → flag ∥ audit ∥ session. Closing it: an OpenAccount that returns after the insert and hands back " +
-			"the flush (as Commit and Record do for a change), run beside the flag, the audit and the session, with the " +
-			"clean left to the account's next update (the new user's first read of the ledger would then flush). Two " +
-			"levels, a few ms in AWS, once per user, beside ≥ 100 ms of bcrypt."},
-	"POST /api/auth/2fa/backup-codes": {budget: cost{Seq: 5, Total: 5},
-		why: "Accepting the code and storing the new set are two updates of the user: the code is accepted by an update " +
-			"conditional on it (so that it works once), then the new set is written. One update could carry both (the " +
-			"acceptance's filter and the new set's $set), but the backup-code path unsets one key of the map the new set " +
-			"replaces, which one update cannot do (conflicting paths): closing it means writing each path once (the " +
-			"accepted time step and the new map). One level, a few ms, on a rare route."},
-	"POST /api/auth/2fa/disable": {budget: cost{Seq: 5, Total: 5},
-		why: "As for backup-codes: the code is accepted by one conditional update, then 2FA is cleared by a second. " +
-			"Closing it: one update conditional on the code that replaces the whole totp state (keeping the accepted " +
-			"time step). One level, a few ms, on a rare route that also runs bcrypt."},
 	"POST /api/portfolio/holding (key)": {budget: cost{Seq: 6, Total: 8},
 		why: "Built on ledger.Apply and idempotency's Guard: Apply flushes the entry (insert → clear) before it returns, " +
 			"the audit follows Apply, and Finish removes the key's marker from the account after storing the response: " +

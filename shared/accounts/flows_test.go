@@ -10,7 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/cryptovault/serverless/shared/devdb"
+	"github.com/cryptovault/serverless/shared/ledger"
 	"github.com/cryptovault/serverless/shared/money"
+	"github.com/cryptovault/serverless/shared/testkit/moneycheck"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
@@ -354,4 +359,84 @@ func TestAuditTrailOwnership(t *testing.T) {
 		t.Errorf("summary = %v", summary)
 	}
 	_ = testenv.Origin
+}
+
+// TestSignupOpensTheAccountOnce: signup opens the account with its starting deposit, records the
+// deposit beside the flag, the audit entry and the session, and leaves its clearing from pending to
+// the account's next update or first read. Whatever fails after the account insert, the deposit
+// ends up in the ledger exactly once and the balance equals it.
+func TestSignupOpensTheAccountOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		// fault is injected for the signup only.
+		fault  *devdb.Fault
+		status int
+		// then is what repairs or completes the state after the signup.
+		then func(t *testing.T, h *harness)
+	}{
+		{name: "signup, then the first read", status: 201, then: func(t *testing.T, h *harness) {
+			entries, total, err := h.ledger.Entries(t.Context(), userIDOf(t, h), ledger.EntryQuery{})
+			if err != nil || total != 1 || entries[0].Description != ledger.StartingBalanceDescription || entries[0].Value != money.USD(1_000_000) {
+				t.Fatalf("Entries = %+v, %d, %v; want the starting deposit", entries, total, err)
+			}
+		}},
+		{name: "flag not written, then login repairs", fault: &devdb.Fault{Command: "update", Times: 1, ErrorCode: 1, ErrorMessage: "injected"},
+			status: 500, then: func(t *testing.T, h *harness) {
+				if u := storedUserDoc(t, h); u.AccountOpened {
+					t.Fatal("account_opened set although its update failed")
+				}
+				h.login(testEmail, testPassword)
+				if u := storedUserDoc(t, h); !u.AccountOpened {
+					t.Fatal("login did not set account_opened")
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			if tt.fault != nil {
+				h.db.Inject(*tt.fault)
+			}
+			r := h.browser().do("POST", "/api/auth/signup", signupBody(t, testEmail, testPassword))
+			h.db.ClearFaults()
+			if r.Status != tt.status {
+				t.Fatalf("signup: %d %s, want %d", r.Status, r.Body, tt.status)
+			}
+			id := userIDOf(t, h)
+			db := h.database(t)
+			acc := moneycheck.ReadAccount(t, db, id)
+			deposit := ledger.DerivedID("open-account", id)
+			if _, pending := acc.Pending[deposit]; !pending || acc.Cash != 1_000_000 || len(acc.Pending) != 1 {
+				t.Fatalf("account after signup = %+v, want the starting cash with its deposit pending", acc)
+			}
+			if n := len(moneycheck.ReadEntries(t, db, id)); n != 1 {
+				t.Fatalf("%d entries after signup, want the deposit recorded beside the flag", n)
+			}
+			tt.then(t, h)
+			s := moneycheck.State{Account: moneycheck.ReadAccount(t, db, id), Entries: moneycheck.ReadEntries(t, db, id)}
+			for _, err := range append(s.Flushed(), s.Balances()...) {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// storedFlags are the test user's stored id and account flag.
+type storedFlags struct {
+	ID            string `bson:"_id"`
+	AccountOpened bool   `bson:"account_opened"`
+}
+
+func storedUserDoc(t *testing.T, h *harness) storedFlags {
+	t.Helper()
+	var u storedFlags
+	if err := bson.Unmarshal(h.storedUser(t), &u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func userIDOf(t *testing.T, h *harness) string {
+	t.Helper()
+	return storedUserDoc(t, h).ID
 }

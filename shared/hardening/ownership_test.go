@@ -103,6 +103,10 @@ func TestNoIDOR(t *testing.T) {
 			}
 		}
 	}
+	// Signup leaves the opening deposit pending for the new account's first ledger read to
+	// clear: mallory's own read does it now, so that the snapshot compares only what another
+	// user's ids could change.
+	testenv.Expect(t, mallory.do("GET", "/api/portfolio", ""), 200, "")
 	before := s.snapshot()
 	n := 0
 	for _, r := range s.apiRoutes() {

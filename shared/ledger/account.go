@@ -81,31 +81,70 @@ func (d accountDoc) account() Account {
 // insert (the entry pending inside it, with an id derived from the user id), so the deposit
 // exists exactly when the account does; calling OpenAccount again — after a crash mid-signup,
 // say — inserts nothing (duplicate key), finishes any flush the crash interrupted, and returns
-// nil. A later call with a different startingCash changes nothing.
+// nil. A later call with a different startingCash changes nothing. It returns once the deposit
+// is flushed (recorded and cleared); CommitOpening returns after the insert.
 func (l *Ledger) OpenAccount(ctx context.Context, userID string, startingCash money.USD) error {
+	cm, err := l.CommitOpening(ctx, userID, startingCash)
+	if err != nil {
+		return err
+	}
+	if cm.reopen {
+		// Opened before: Record is the courtesy flush of a deposit a crashed call left pending.
+		if err := cm.Record(ctx); err != nil {
+			l.log.WarnContext(ctx, "ledger flush after repeated open failed; the next read flushes",
+				"user_id", userID, "error", err.Error())
+		}
+		return nil
+	}
+	db, err := l.db(ctx)
+	if err != nil {
+		// The account is open; only its flush is left, to the next reader.
+		l.log.WarnContext(ctx, "ledger entries left pending; the next read flushes them",
+			"user_id", userID, "entries", len(cm.docs), "error", err.Error())
+		return nil
+	}
+	l.flushCommitted(ctx, db, userID, cm.docs)
+	return nil
+}
+
+// CommitOpening is OpenAccount's first step alone, as Commit is Apply's: the account insert, with
+// the opening deposit pending inside it, is the point of no return. The caller runs the returned
+// Committed's Record (the deposit into transactions) beside writes of its own, and the deposit's
+// clearing from pending rides on the account's next update through this Ledger, as after a
+// Commit; until then every reader finds the deposit pending and flushes it (the first read of the
+// new account pays that). A crash after the insert leaves the deposit pending, which the invariant
+// allows.
+//
+// When the account exists already (a retried signup, a login finishing an interrupted one), it
+// inserts nothing and returns a Committed without Entries, Account or Doc, whose Record flushes
+// whatever the account holds pending: a deposit left pending by a crash is repaired from the
+// stored account, never rebuilt from this call's arguments (the amount or time may differ).
+func (l *Ledger) CommitOpening(ctx context.Context, userID string, startingCash money.USD) (*Committed, error) {
 	if !validUserID(userID) {
-		return fmt.Errorf("ledger: open account: %w: bad user id", ErrInvalid)
+		return nil, fmt.Errorf("ledger: open account: %w: bad user id", ErrInvalid)
 	}
 	if startingCash < 0 || startingCash > money.MaxUSD {
-		return fmt.Errorf("ledger: open account for user %s: %w: starting cash out of range", userID, ErrInvalid)
+		return nil, fmt.Errorf("ledger: open account for user %s: %w: starting cash out of range", userID, ErrInvalid)
 	}
 	now := l.timestamp()
+	var entries []Entry
 	var docs []entryDoc
 	pending := bson.D{}
 	if startingCash > 0 {
-		d := Entry{
+		e := Entry{
 			ID: DerivedID("open-account", userID), UserID: userID, Type: TypeDeposit, Symbol: CashSymbol,
 			Amount: int64(startingCash), Value: startingCash, Description: StartingBalanceDescription,
 			Status: StatusCompleted, CreatedAt: now,
-		}.doc()
-		docs = append(docs, d)
+		}
+		d := e.doc()
+		entries, docs = append(entries, e), append(docs, d)
 		pending = append(pending, bson.E{Key: d.ID, Value: d})
 	}
 	db, err := l.db(ctx)
 	if err != nil {
-		return fmt.Errorf("ledger: open account for user %s: %w", userID, err)
+		return nil, fmt.Errorf("ledger: open account for user %s: %w", userID, err)
 	}
-	_, err = db.Collection(AccountsCollection).InsertOne(ctx, bson.D{
+	account := bson.D{
 		{Key: "_id", Value: userID},
 		{Key: "cash", Value: int64(startingCash)},
 		{Key: "cash_available", Value: int64(startingCash)},
@@ -115,22 +154,22 @@ func (l *Ledger) OpenAccount(ctx context.Context, userID string, startingCash mo
 		{Key: "version", Value: int64(1)},
 		{Key: "created_at", Value: now},
 		{Key: "updated_at", Value: now},
-	})
+	}
+	_, err = db.Collection(AccountsCollection).InsertOne(ctx, account)
 	switch {
 	case err == nil:
 		l.stepped(stepCommitted)
-		l.flushCommitted(ctx, db, userID, docs)
-		return nil
-	case mongo.IsDuplicateKeyError(err):
-		// Opened before. Its opening deposit may still be pending if that call crashed: flush
-		// now, as a courtesy; a failure is left to the next reader, like after any commit.
-		if err := l.Flush(ctx, userID); err != nil {
-			l.log.WarnContext(ctx, "ledger flush after repeated open failed; the next read flushes",
-				"user_id", userID, "error", err.Error())
+		cm := &Committed{Entries: entries, l: l, userID: userID, docs: docs, Account: accountDoc{
+			ID: userID, Cash: int64(startingCash), CashAvailable: int64(startingCash), Version: 1, CreatedAt: now, UpdatedAt: now,
+		}.account()}
+		if raw, err := bson.Marshal(account); err == nil {
+			cm.Doc = raw
 		}
-		return nil
+		return cm, nil
+	case mongo.IsDuplicateKeyError(err):
+		return &Committed{l: l, userID: userID, reopen: true}, nil
 	default:
-		return fmt.Errorf("ledger: open account for user %s: %w", userID, err)
+		return nil, fmt.Errorf("ledger: open account for user %s: %w", userID, err)
 	}
 }
 

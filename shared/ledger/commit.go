@@ -41,6 +41,9 @@ type Committed struct {
 	// docs are the change's entries followed by entries that earlier changes left pending (seen
 	// in Doc): Record copies them all, so the next change repairs an interrupted one for free.
 	docs []entryDoc
+	// reopen marks a CommitOpening that found the account open: nothing was committed, and what
+	// a crashed opening left pending is known only to the stored account, so Record flushes it.
+	reopen bool
 }
 
 // Commit is step 1 of Apply alone: one conditional update of the account (a findAndModify that
@@ -96,13 +99,17 @@ func (l *Ledger) Commit(ctx context.Context, c Change) (*Committed, error) {
 // record saves the next reader the work. On success the entries are remembered as recorded: the
 // account's next update through this Ledger unsets them from pending, with the clean stamp, as
 // Settle does at once.
-// A failure leaves them pending, where every reader and the next Record find them.
+// A failure leaves them pending, where every reader and the next Record find them. For a
+// CommitOpening that found the account open it is Flush instead (read, insert, clear now).
 func (c *Committed) Record(ctx context.Context) error {
-	if len(c.docs) == 0 {
+	if len(c.docs) == 0 && !c.reopen {
 		return nil
 	}
 	ctx, cancel := mongodb.Detach(ctx, flushTimeout)
 	defer cancel()
+	if c.reopen {
+		return c.l.Flush(ctx, c.userID)
+	}
 	db, err := c.l.db(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: record for user %s: %w", c.userID, err)

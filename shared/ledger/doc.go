@@ -46,6 +46,12 @@
 // pending, where every reader and the next Record find it, so forgetting costs nothing but a
 // later flush. The argument below holds for each step taken alone.
 //
+// Opening an account splits the same way: CommitOpening is the account insert (the opening
+// deposit pending inside it: the insert is the commit), its Committed.Record copies the deposit
+// to transactions beside the caller's writes (signup's flag, audit entry and session), and the
+// deposit's clearing is deferred like any recorded entry's, so the new account's first read flushes
+// it. OpenAccount runs the steps one after the other, clearing at once.
+//
 // # Reading the ledger (Entries, ReadSettled) in one round trip
 //
 // Flushing before reading costs a round trip before the page. Reading the account beside the page
