@@ -33,7 +33,8 @@
 // ReadSettled) answers without every committed entry it selects: it flushes the pending ones
 // first, or reads the account beside the ledger and flushes only when a pending entry may be
 // missing (see "Reading the ledger"). Flush flushes whatever is pending; Account flushes
-// opportunistically.
+// opportunistically, skipping the entries its own Ledger recorded (their clean is already
+// deferred to the account's next update, see below).
 //
 // # The steps one by one (Commit, Record, Settle)
 //
