@@ -28,8 +28,9 @@ type createResponse struct {
 // (insert) → account update carrying the key's marker (findAndModify) → entry (insert) ∥ audit
 // (insert) ∥ stored response (update): 3 sequential, 5 commands; without a key, the account
 // update → entry ∥ audit: 2 and 3. The entry's clean and the marker's removal ride on the
-// account's next update through this instance's ledger (see move), so the first read of the
-// ledger after a movement finds the entry pending and pays one more level, as after a fill.
+// account's next update through this instance's ledger (see move). Until then the entry is
+// pending: a read of the ledger on this instance knows it is recorded and stays at one round
+// trip, while the first read on another instance pays one more level, as after a fill.
 func (s *service) create(w http.ResponseWriter, r *http.Request) error {
 	userID, err := callerID(r)
 	if err != nil {
