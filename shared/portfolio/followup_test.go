@@ -1,7 +1,11 @@
 package portfolio_test
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,4 +95,54 @@ func TestFollowUpFailures(t *testing.T) {
 			h.AssertLedger("u1")
 		})
 	}
+}
+
+// TestConcurrentHoldingChanges: duplicates of one keyed POST race each other and unkeyed
+// additions and removals of another coin on the same account (every one of them one account
+// update, its entry recorded beside the other writes, the clean deferred). The key books once and
+// every 201 it gets is the same; each removal removes what its read saw or answers 404/409; no
+// balance goes negative and the ledger agrees with the balances.
+func TestConcurrentHoldingChanges(t *testing.T) {
+	h := newHarness(t)
+	u := h.newUser("u1")
+	u.portfolio() // loads the guard's revocation view
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created [][]byte
+		bad     []string
+	)
+	note := func(r testenv.Response, ok ...int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Status == http.StatusCreated && bytes.Contains(r.Body, []byte(`"BTC"`)) {
+			created = append(created, r.Body)
+		}
+		if !slices.Contains(ok, r.Status) {
+			bad = append(bad, fmt.Sprintf("%d %s", r.Status, r.Body))
+		}
+	}
+	for i := range 8 {
+		wg.Go(func() { note(u.add(addBody("BTC", "0.5"), "burst"), http.StatusCreated, http.StatusConflict) })
+		wg.Go(func() { note(u.add(addBody("ETH", fmt.Sprintf("0.%d", i+1)), ""), http.StatusCreated) })
+		if i%2 == 0 {
+			wg.Go(func() { note(u.remove("ETH"), http.StatusOK, http.StatusNotFound, http.StatusConflict) })
+		}
+	}
+	wg.Wait()
+	if len(bad) > 0 || len(created) == 0 {
+		t.Fatalf("%d keyed 201s; unexpected answers: %v", len(created), bad)
+	}
+	for _, b := range created[1:] {
+		if !bytes.Equal(b, created[0]) {
+			t.Fatalf("two different 201s under one key: %s and %s", created[0], b)
+		}
+	}
+	if n := len(h.entries("u1", "BTC")); n != 1 {
+		t.Fatalf("%d BTC entries, want the keyed addition once", n)
+	}
+	if acc := h.Account("u1"); acc.Holdings["BTC"] != 50_000_000 || acc.Holdings["ETH"] < 0 {
+		t.Fatalf("holdings %v", acc.Holdings)
+	}
+	h.AssertLedger("u1")
 }
