@@ -431,12 +431,12 @@ func routes() []route {
 				return r.get("portfolio", "/api/portfolio/holding/BTC", "/api/portfolio/holding/{symbol}")
 			}},
 		{function: "portfolio", name: "POST /api/portfolio/holding (key)", target: cost{Seq: 3, Total: 6}, status: http.StatusCreated,
-			why: "claim ∥ account (bounds and valuation; prices from the cache) → account update (marker inside) → entry ∥ audit ∥ stored response (clean and marker removal ride on a later update, as for a fill)", covered: "shared/portfolio TestRoundTrips",
+			why: "claim ∥ account (bounds and valuation; prices from the cache) → account update (marker inside) → entry ∥ audit ∥ stored response (the clean, and the marker's removal once the response is stored, ride on a later update, as for a fill)", covered: "shared/portfolio TestRoundTrips",
 			send: func(r *rtRun) testenv.Response {
 				return r.do("portfolio", http.MethodPost, "/api/portfolio/holding", "", `{"symbol":"ETH","amount":0.5}`, r.keyed())
 			}},
-		{function: "portfolio", name: "DELETE /api/portfolio/holding/{symbol}", target: cost{Seq: 3, Total: 5}, status: http.StatusOK,
-			why: "account (the amount to remove) ∥ the coin's open sell orders (none here) → account update (conditional on nothing reserved) → entry ∥ audit", covered: "shared/portfolio TestRoundTrips (with a stand-in for trading's cancel)",
+		{function: "portfolio", name: "DELETE /api/portfolio/holding/{symbol}", target: cost{Seq: 3, Total: 4}, status: http.StatusOK,
+			why: "account (the amount to remove, and what open sell orders reserve of it: nothing here, so no order is looked up) → account update (conditional on nothing reserved) → entry ∥ audit (the clean rides on a later update, as for a fill)", covered: "shared/portfolio TestRoundTrips (with a stand-in for trading's cancel), TestNewFunctionCancelsOnlyReserved",
 			prepare: func(r *rtRun) {
 				r.must("add SOL", r.do("portfolio", http.MethodPost, "/api/portfolio/holding", "", `{"symbol":"SOL","amount":2}`, r.keyed()), http.StatusCreated)
 			},
@@ -493,7 +493,7 @@ func routes() []route {
 			why: "authenticated read (account: balance, pending entries and clean stamp ∥ sums ∥ trade count)", covered: "shared/transactions TestRoundTrips",
 			send: func(r *rtRun) testenv.Response { return r.get("transactions", "/api/transactions/stats/overview", "") }},
 		{function: "transactions", name: "POST /api/transactions (deposit, key)", target: cost{Seq: 3, Total: 5}, status: http.StatusCreated,
-			why: "claim → account update (marker inside) → entry ∥ audit ∥ stored response: a fill without its order document (clean and marker removal ride on a later update)", covered: "shared/transactions TestRoundTrips",
+			why: "claim → account update (marker inside) → entry ∥ audit ∥ stored response: a fill without its order document (the clean, and the marker's removal once the response is stored, ride on a later update)", covered: "shared/transactions TestRoundTrips",
 			send: func(r *rtRun) testenv.Response {
 				return r.do("transactions", http.MethodPost, "/api/transactions", "", `{"type":"deposit","amount":100}`, r.keyed())
 			}},
@@ -503,7 +503,7 @@ func routes() []route {
 				return r.do("transactions", http.MethodPost, "/api/transactions", "", `{"type":"withdrawal","amount":10}`, r.keyed())
 			}},
 		{function: "transactions", name: "POST /api/transactions (deposit, no key)", target: cost{Seq: 2, Total: 3}, status: http.StatusCreated,
-			why: "account update → entry ∥ audit", covered: "shared/transactions TestRoundTrips",
+			why: "account update → entry ∥ audit (the clean rides on a later update)", covered: "shared/transactions TestRoundTrips",
 			send: func(r *rtRun) testenv.Response {
 				return r.do("transactions", http.MethodPost, "/api/transactions", "", `{"type":"deposit","amount":100}`, nil)
 			}},
@@ -557,28 +557,6 @@ var knownMisses = map[string]struct {
 	budget cost
 	why    string
 }{
-	"POST /api/portfolio/holding (key)": {budget: cost{Seq: 6, Total: 8},
-		why: "Built on ledger.Apply and idempotency's Guard: Apply flushes the entry (insert → clear) before it returns, " +
-			"the audit follows Apply, and Finish removes the key's marker from the account after storing the response: " +
-			"claim ∥ account → commit → entry → clear → audit ∥ stored response → marker removal. Closing it: the fill's " +
-			"shape (shared/trading): Commit, then Record beside the audit and the stored response, with the clean and " +
-			"the marker removal deferred to the account's next update (trading keeps its markers until they expire and " +
-			"prunes them on later updates); the first read after it then pays the flush, as after a fill."},
-	"DELETE /api/portfolio/holding/{symbol}": {budget: cost{Seq: 6, Total: 7},
-		why: "trading's CancelOpenSells looks the coin's open sell orders up after the account read (the removal runs it " +
-			"between its read and its update, which its race tests rely on), reading the account's order marks again, " +
-			"and ledger.Apply flushes (insert → clear) before the audit: account → marks ∥ open sells → commit → entry " +
-			"→ clear → audit. Closing it: the lookup of open sells beside the account read (only an actual cancel has " +
-			"to come between the read and the update), and the fill's shape for the entry and the audit (Commit, then " +
-			"Record ∥ audit, the clean deferred)."},
-	"POST /api/transactions (deposit, key)": {budget: cost{Seq: 6, Total: 7},
-		why: depositMiss},
-	"POST /api/transactions (withdrawal, key)": {budget: cost{Seq: 6, Total: 7},
-		why: depositMiss},
-	"POST /api/transactions (deposit, no key)": {budget: cost{Seq: 4, Total: 4},
-		why: "ledger.Apply flushes the entry (insert → clear) before it returns, and the audit follows it: commit → entry " +
-			"→ clear → audit. Closing it: Commit, then Record ∥ audit with the clean deferred, as a fill without a key " +
-			"(2 sequential); the first read after it then pays the flush, as after a fill."},
 	"GET /api/transactions after a fill": {budget: cost{Seq: 2, Total: 6},
 		why: "A fill records its entries but defers clearing them from the account's pending map to the account's " +
 			"next update, so the first read after it finds them pending beside the page. They are on the page, hence " +
@@ -594,14 +572,6 @@ var knownMisses = map[string]struct {
 			"than the limit (short ledgers only), or counting entries older than a cutoff apart from the newer ones " +
 			"(a fourth command, and exact only within the clock skew of every writer's created_at)."},
 }
-
-// depositMiss is why a cash movement with an Idempotency-Key misses its target.
-const depositMiss = "Built on ledger.Apply and idempotency's Guard: Apply flushes the entry (insert → clear) before it " +
-	"returns, the audit and the stored response follow it, and Finish then removes the key's marker from the account: " +
-	"claim → commit → entry → clear → audit ∥ stored response → marker removal. Closing it: the fill's shape " +
-	"(shared/trading): Commit, then Record beside the audit and the stored response, with the clean and the marker " +
-	"removal deferred to the account's next update (trading keeps its markers until they expire and prunes them on " +
-	"later updates); the first read after the movement then pays the flush, as after a fill."
 
 // budgetOf is what TestRoundTripBudgets enforces for a route.
 func budgetOf(r route) cost {

@@ -516,11 +516,13 @@ func TestDeadlineShorterThanSlowQuery(t *testing.T) {
 		cents                          int64 // the entry's amount in minor units (cents, or 1e-8 coin)
 		slowOutcome                    bool  // the slow command comes after the outcome is stored
 	}{
-		{name: "deposit, slow account update", command: "update", path: "/api/transactions", key: "slow-deposit",
+		{name: "deposit, slow account update", command: "findAndModify", path: "/api/transactions", key: "slow-deposit",
 			body: `{"type":"deposit","amount":123.45}`, entryType: "deposit", cents: 12345},
 		{name: "market buy, slow account update", command: "findAndModify", path: "/api/orders", key: "slow-buy",
 			body: `{"trading_pair":"ETH/USD","order_type":"market","side":"buy","amount":0.0123}`, entryType: "buy", cents: 1_230_000},
-		{name: "withdrawal, slow bookkeeping after the outcome", command: "findAndModify", path: "/api/transactions", key: "slow-withdrawal",
+		// The account update is the first findAndModify; the stored response, beside the entry's
+		// and the audit's inserts, is the first update.
+		{name: "withdrawal, slow bookkeeping after the outcome", command: "update", path: "/api/transactions", key: "slow-withdrawal",
 			body: `{"type":"withdrawal","amount":67.89}`, entryType: "withdrawal", cents: 6789, slowOutcome: true},
 	}
 	for _, c := range cases {

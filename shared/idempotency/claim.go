@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,8 @@ type Claim struct {
 
 	mu      sync.Mutex
 	guarded []target // documents whose update carries this claim's marker
+	// onStored are the callbacks of GuardDeferred, each with the marker's path.
+	onStored []func(field string)
 }
 
 // target is a document that Guard protected.
@@ -62,6 +65,7 @@ func (c *Claim) Reclaimed() bool {
 // After storing a 2xx it removes this claim's markers from the documents passed to Guard (unless
 // the claim was reclaimed: see the package documentation) and prunes markers older than
 // MarkerRetention there; that housekeeping is best effort, logged on failure and not returned.
+// Under the same condition it calls the callbacks given to GuardDeferred, which send nothing.
 //
 // Errors: ErrClaimLost when the key is no longer this claim's; database errors. After a failed
 // Finish the record stays pending and is taken over after InFlightTimeout. Nil for a nil Claim.
@@ -100,6 +104,12 @@ func (c *Claim) Finish(ctx context.Context, status int, body []byte) error {
 	}
 	if status < 300 && !c.reclaimed {
 		c.clearMarkers(ctx, db)
+		c.mu.Lock()
+		stored := slices.Clone(c.onStored)
+		c.mu.Unlock()
+		for _, f := range stored {
+			f(c.markerPath())
+		}
 	}
 	return nil
 }

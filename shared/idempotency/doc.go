@@ -49,4 +49,12 @@
 // stays, because the request that gave up may still have an update in flight that the marker
 // must keep stopping). A marker is never pruned while its record could still be taken over: its
 // value is the record's creation time, and MarkerRetention exceeds Retention by an hour.
+//
+// That removal is a command after the stored response, on the request's path. An operation whose
+// guarded document is updated often anyway (a balance change: the user's account) can take it off
+// that path with GuardDeferred instead of Guard: Finish then sends nothing for the marker and only
+// tells the caller, once the 2xx is stored and under the same conditions, that the marker may go;
+// the caller hands its removal to the document's next update (ledger.UnsetLater), and prunes the
+// markers StaleMarkers finds in a document it updates in the same way. Until that next update the
+// marker stays, which is safe: a marker only ever stops a re-run of its own token.
 package idempotency

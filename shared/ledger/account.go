@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,7 +176,11 @@ func (l *Ledger) CommitOpening(ctx context.Context, userID string, startingCash 
 
 // Account returns the user's balances, or ErrNoAccount. It is one read; when the account has
 // pending entries it also flushes them, and a failure of that flush is logged, not returned: the
-// balances read already include every committed change, pending or not.
+// balances read already include every committed change, pending or not. Entries this Ledger
+// recorded itself (Committed.Record) are not flushed again: they are in transactions, and their
+// clean already rides on the account's next update through this Ledger, so flushing them would
+// only add two round trips to the read that follows a change (a removal reading the holding its
+// own instance just added, say).
 func (l *Ledger) Account(ctx context.Context, userID string) (Account, error) {
 	db, err := l.db(ctx)
 	if err != nil {
@@ -189,11 +194,29 @@ func (l *Ledger) Account(ctx context.Context, userID string) (Account, error) {
 	if err != nil {
 		return Account{}, fmt.Errorf("ledger: account of user %s: %w", userID, err)
 	}
-	if len(doc.Pending) > 0 {
-		if err := l.flushEntries(ctx, db, userID, pendingDocs(doc.Pending)); err != nil {
+	if docs := l.unrecorded(userID, doc.Pending); len(docs) > 0 {
+		if err := l.flushEntries(ctx, db, userID, docs); err != nil {
 			l.log.WarnContext(ctx, "ledger flush on read failed; entries stay pending",
-				"user_id", userID, "entries", len(doc.Pending), "error", err.Error())
+				"user_id", userID, "entries", len(docs), "error", err.Error())
 		}
 	}
 	return doc.account(), nil
+}
+
+// unrecorded lists the pending entries that this Ledger does not know to be in transactions: all
+// but those whose clean it holds deferred (added by Record once their insert was acknowledged).
+// The memory is a hint: an entry it forgot is flushed again, which is only a duplicate insert.
+func (l *Ledger) unrecorded(userID string, pending map[string]entryDoc) []entryDoc {
+	if len(pending) == 0 {
+		return nil
+	}
+	known := l.later.pending(userID)
+	docs := pendingDocs(pending)
+	out := docs[:0]
+	for _, d := range docs {
+		if _, ok := slices.BinarySearch(known, "pending."+d.ID); !ok {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -187,3 +187,68 @@ func TestUnsetLater(t *testing.T) {
 	}
 	assertInvariant(t, e.db, "u1")
 }
+
+// TestAccountSkipsRecorded: reading the account does not flush again the entries this Ledger
+// recorded (they are in transactions, their clean rides on the next update), but flushes those it
+// does not know to be recorded — an unrecorded change of its own, another Ledger's recorded one —
+// and the balances it answers include all of them.
+func TestAccountSkipsRecorded(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := testCtx(t)
+	e.openAccount(t, "u1")
+	if err := e.ledger.Flush(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	other := e.newLedger(e.client) // another instance
+
+	commit := func(l *Ledger, record bool) string {
+		t.Helper()
+		cm, err := l.Commit(ctx, Change{UserID: "u1", Entries: []Entry{withdrawal(100)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if record {
+			if err := cm.Record(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return cm.Entries[0].ID
+	}
+	tests := []struct {
+		name    string
+		l       *Ledger
+		record  bool
+		flushed bool // the read inserts and cleans it
+	}{
+		{"recorded here", e.ledger, true, false},
+		{"committed here, not recorded", e.ledger, false, true},
+		{"recorded by another instance", other, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := commit(tt.l, tt.record)
+			before := e.cmds.Mark()
+			acc, err := e.ledger.Account(ctx, "u1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := len(e.cmds.Since(before))
+			stored := moneycheck.ReadAccount(t, e.db, "u1")
+			if int64(acc.Cash) != stored.Cash {
+				t.Fatalf("cash %d, stored %d", acc.Cash, stored.Cash)
+			}
+			_, pending := stored.Pending[id]
+			if tt.flushed && (pending || sent != 3) || !tt.flushed && (!pending || sent != 1) {
+				t.Fatalf("pending after the read: %v, %d commands; want flushed: %v", pending, sent, tt.flushed)
+			}
+		})
+	}
+	// The next update carries the deferred clean of the entry recorded here.
+	if _, err := e.ledger.Commit(ctx, Change{UserID: "u1", Entries: []Entry{withdrawal(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ledger.Flush(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	assertInvariant(t, e.db, "u1")
+}

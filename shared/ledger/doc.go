@@ -33,7 +33,8 @@
 // ReadSettled) answers without every committed entry it selects: it flushes the pending ones
 // first, or reads the account beside the ledger and flushes only when a pending entry may be
 // missing (see "Reading the ledger"). Flush flushes whatever is pending; Account flushes
-// opportunistically.
+// opportunistically, skipping the entries its own Ledger recorded (their clean is already
+// deferred to the account's next update, see below).
 //
 // # The steps one by one (Commit, Record, Settle)
 //
@@ -66,9 +67,12 @@
 // happened before the request started: either it is this Ledger's own clean, acknowledged
 // before the start (the token matches; no clock involved), or its stamp is older than the start
 // by more than cleanSkew, which bounds the clock difference between the server and the process.
-// Otherwise it flushes the pending entries and reads again (settled has the full argument). So the
-// first read after a change whose clean was deferred costs a second read, and so does a read
-// within cleanSkew of another process's clean; every other read is one round trip.
+// Otherwise it flushes the pending entries and reads again (settled has the full argument). A
+// pending entry that this Ledger itself recorded before the request started does not count as
+// pending: its insert was acknowledged before any of the reads was sent. So the first read after
+// another process's change whose clean was deferred costs a second read, and so does a read
+// within cleanSkew of another process's clean; every other read, including the first one on the
+// instance that made the change, is one round trip.
 //
 // ReadSettled applies the same rule to a caller's own read of transactions (the sums and counts of
 // the transactions function's stats): its read runs beside the account read and runs again after

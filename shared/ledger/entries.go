@@ -37,8 +37,10 @@ func (q EntryQuery) matches(d entryDoc) bool {
 // It is one round trip of latency in the common case: the account's pending entries and clean
 // stamp are read beside the page and the count, and the page stands when the account shows that
 // nothing the query selects can have been missed (see settled). Otherwise — the first read after
-// a change whose clean was deferred, or one that starts within cleanSkew of another process's
-// clean — the pending entries are flushed and the page and count read again.
+// another process's change whose clean was deferred, or one that starts within cleanSkew of
+// another process's clean — the pending entries are flushed and the page and count read again.
+// Entries this Ledger recorded itself before the call are known to be in transactions and need
+// neither (see cleanState.without).
 func (l *Ledger) Entries(ctx context.Context, userID string, q EntryQuery) ([]Entry, int64, error) {
 	if q.Limit == 0 {
 		q.Limit = DefaultLimit

@@ -175,6 +175,17 @@ func TestEntriesReadPaths(t *testing.T) {
 				later(e.ledger)
 			},
 			q: EntryQuery{Limit: 1, Offset: 2}, path: flushedPath},
+		{name: "recorded by this Ledger, clean deferred: one round trip, left pending",
+			setup: func(t *testing.T, e *testEnv, _ *Ledger) {
+				c, err := e.ledger.Commit(testCtx(t), Change{UserID: "u1", Entries: []Entry{deposit(300), fee(2)}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Record(testCtx(t)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			path: fastPath, stillPending: 2},
 		{name: "pending entries the filter does not select: one round trip",
 			setup: func(t *testing.T, e *testEnv, other *Ledger) {
 				adj := Entry{Type: TypeAdjustment, Symbol: "BTC", Amount: 5}

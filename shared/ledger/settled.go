@@ -57,9 +57,9 @@ func (l *Ledger) ReadSettled(ctx context.Context, userID string, types []EntryTy
 // user id: the callers do that.
 func (l *Ledger) settledRead(ctx context.Context, userID string, selects func(entryDoc) bool,
 	read func(ctx context.Context) (seen map[string]bool, err error)) (accountDoc, error) {
-	// Both are taken before any command is sent: the argument of settled needs every read to
+	// These are taken before any command is sent: the argument of settled needs every read to
 	// happen after them.
-	start, ownClean := l.wall(), l.cleans.last(userID)
+	start, ownClean, recorded := l.wall(), l.cleans.last(userID), l.later.pending(userID)
 	db, err := l.db(ctx)
 	if err != nil {
 		return accountDoc{}, err
@@ -86,7 +86,7 @@ func (l *Ledger) settledRead(ctx context.Context, userID string, selects func(en
 	if err = errors.Join(err, accErr); err != nil {
 		return accountDoc{}, err
 	}
-	if acc.clean().settled(selects, start, ownClean) {
+	if acc.clean().without(recorded).settled(selects, start, ownClean) {
 		return acc.Doc, nil
 	}
 
@@ -166,6 +166,27 @@ type cleanState struct {
 	Pending   map[string]entryDoc
 	CleanedAt time.Time // zero: no stamped clean ever
 	CleanID   string
+}
+
+// without drops from the pending entries those whose path ("pending.<id>") is in recorded, a
+// sorted list of the deferred unsets this Ledger held when the call started (Record adds an
+// entry's path only once its insert into transactions is acknowledged). Every read of the call is
+// sent after that acknowledgement, so each of them sees those entries: for the settled decision
+// they are as good as cleaned before the start, and the first read after this instance's own
+// change keeps its one round trip. The slow path, when taken for another reason, still treats
+// them as pending (their insert is then a duplicate).
+func (s cleanState) without(recorded []string) cleanState {
+	if len(recorded) == 0 || len(s.Pending) == 0 {
+		return s
+	}
+	left := make(map[string]entryDoc, len(s.Pending))
+	for id, d := range s.Pending {
+		if _, ok := slices.BinarySearch(recorded, "pending."+id); !ok {
+			left[id] = d
+		}
+	}
+	s.Pending = left
+	return s
 }
 
 // settled reports whether a read of transactions made in parallel with this account read is

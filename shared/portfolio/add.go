@@ -50,71 +50,100 @@ func (s *Service) add(w http.ResponseWriter, r *http.Request) error {
 		read.acc, read.prices, read.err = s.load(r.Context(), userID)
 	})
 	return s.idem.Do(w, r, userID, addRoute, a.fingerprint(), func(ctx context.Context, c *idempotency.Claim) (int, any, error) {
-		h, e, applied, err := s.book(ctx, c, userID, a, &read)
+		h, e, cm, err := s.book(ctx, c, userID, a, &read)
+		if cm != nil {
+			// The change happened (even if answering it failed): record it and audit it.
+			bg.Go(func() { s.record(ctx, userID, cm) })
+			bg.Go(func() { s.audit.Record(r, holdingEvent(audit.ActionHoldingAdded, userID, e)) })
+		}
 		if err != nil {
 			return 0, nil, err
-		}
-		if applied {
-			bg.Go(func() { s.audit.Record(r, holdingEvent(audit.ActionHoldingAdded, userID, e)) })
 		}
 		return http.StatusCreated, addResponse{Message: addedDescription, Holding: h}, nil
 	})
 }
 
-// book applies the addition and returns the holding after it and the entry booked; applied is
-// false when an earlier attempt under the same key had booked it (the entry then comes from the
-// ledger and the holding from a fresh read).
+// book commits the addition (ledger.Commit: step 1 alone) and returns the holding after it and
+// the entry booked, with the commit when this request applied it: the caller then records the
+// entry (Committed.Record) beside the audit and the stored response. cm is nil when an earlier
+// attempt under the same key had booked it (the entry then comes from the ledger and the holding
+// from a fresh read).
 //
 // Under a key the change is re-runnable: the entry id derives from the claim's token and the
-// account update carries the claim's marker (Guard), so it applies at most once per key. An
-// update that finds the marker set was applied by the earlier attempt, in the same atomic step as
-// the balances.
-func (s *Service) book(ctx context.Context, c *idempotency.Claim, userID string, a addition, read *loaded) (holdingView, ledger.Entry, bool, error) {
+// account update carries the claim's marker (GuardDeferred), so it applies at most once per key.
+// An update that finds the marker set was applied by the earlier attempt, in the same atomic step
+// as the balances. The marker stays until the response is stored; its removal then rides on the
+// account's next update through this ledger, like the entry's clean.
+func (s *Service) book(ctx context.Context, c *idempotency.Claim, userID string, a addition, read *loaded) (holdingView, ledger.Entry, *ledger.Committed, error) {
 	sym := a.Coin.Symbol
 	acc, prices, err := read.wait(ctx)
 	if isNoAccount(err) {
-		return holdingView{}, ledger.Entry{}, false, accountNotFound(err)
+		return holdingView{}, ledger.Entry{}, nil, accountNotFound(err)
 	}
 	if err != nil {
-		return holdingView{}, ledger.Entry{}, false, err
+		return holdingView{}, ledger.Entry{}, nil, err
 	}
 	entry, err := addEntry(acc, prices, a)
 	if err != nil {
-		return holdingView{}, ledger.Entry{}, false, err
+		return holdingView{}, ledger.Entry{}, nil, err
 	}
 	if c != nil {
 		entry.ID = ledger.DerivedID(Name, "add", c.Token())
 	}
-	filter, set := c.Guard(ledger.AccountsCollection, userID)
-	entries, err := s.ledger.Apply(ctx, ledger.Change{UserID: userID, Entries: []ledger.Entry{entry}, Filter: filter, Set: set})
+	filter, set := c.GuardDeferred(func(field string) { s.unsetLater(ctx, userID, field) })
+	cm, err := s.ledger.Commit(ctx, ledger.Change{UserID: userID, Entries: []ledger.Entry{entry}, Filter: filter, Set: set})
 	switch {
 	case err == nil:
+		// Markers no retry can need any more ride out on the account's next update too.
+		s.unsetLater(ctx, userID, idempotency.StaleMarkers(cm.Doc, s.now())...)
 		// The account as read plus this change: what the change made of it. (A concurrent change
 		// is not in it, as in any answer.) The maps are this read's own copies.
 		acc.Holdings[sym] += a.Amount
 		acc.Available[sym] += a.Amount
 		h, err := s.holdingOf(acc, prices, a.Coin.Symbol)
-		return h, entries[0], true, err
+		return h, cm.Entries[0], cm, err
 	case c != nil && (errors.Is(err, ledger.ErrPrecondition) || errors.Is(err, ledger.ErrDuplicateEntry)):
 		// Applied before (the marker is set, or the entry is still pending): answer from the
 		// ledger. The entry must exist, since the marker is set only together with it.
 		e, ok, lookErr := s.entry(ctx, userID, entry.ID)
 		if lookErr != nil {
-			return holdingView{}, ledger.Entry{}, false, lookErr
+			return holdingView{}, ledger.Entry{}, nil, lookErr
 		}
 		if !ok {
-			return holdingView{}, ledger.Entry{}, false, fmt.Errorf("portfolio: marker of entry %s set but the entry is missing: %w", entry.ID, err)
+			return holdingView{}, ledger.Entry{}, nil, fmt.Errorf("portfolio: marker of entry %s set but the entry is missing: %w", entry.ID, err)
 		}
 		acc, prices, err := s.load(ctx, userID)
 		if err != nil {
-			return holdingView{}, ledger.Entry{}, false, err
+			return holdingView{}, ledger.Entry{}, nil, err
 		}
 		h, err := s.holdingOf(acc, prices, a.Coin.Symbol)
-		return h, e, false, err
+		return h, e, nil, err
 	case isNoAccount(err):
-		return holdingView{}, ledger.Entry{}, false, accountNotFound(err)
+		return holdingView{}, ledger.Entry{}, nil, accountNotFound(err)
 	}
-	return holdingView{}, ledger.Entry{}, false, err
+	return holdingView{}, ledger.Entry{}, nil, err
+}
+
+// record copies a committed change's entry (and any that earlier changes left pending) into
+// transactions. A failure leaves them pending in the account, where every reader of the ledger
+// and the account's next commit find them: the change itself has happened and is answered.
+func (s *Service) record(ctx context.Context, userID string, cm *ledger.Committed) {
+	if err := cm.Record(ctx); err != nil { // detached by Record
+		s.log.WarnContext(ctx, "portfolio: ledger entry left pending; the next update or read records it",
+			"user_id", userID, "error", err.Error())
+	}
+}
+
+// unsetLater hands account fields whose purpose is over (idempotency markers) to the account's
+// next update through this ledger. The ledger refuses only malformed fields, which would be a bug
+// here: logged, and the marker is then pruned by age like any left behind.
+func (s *Service) unsetLater(ctx context.Context, userID string, fields ...string) {
+	if len(fields) == 0 {
+		return
+	}
+	if err := s.ledger.UnsetLater(userID, fields...); err != nil {
+		s.log.WarnContext(ctx, "portfolio: markers not deferred", "user_id", userID, "error", err.Error())
+	}
 }
 
 // loaded is the account and the prices read in the background (Service.load).

@@ -142,11 +142,17 @@ func TestAddIdempotency(t *testing.T) {
 	if len(entries) != 2 || entries[1].Amount != 50_000_000 { // the opening deposit and one adjustment
 		t.Fatalf("entries %+v, want the deposit and one +0.5 BTC", entries)
 	}
-	if acc := h.Account("u1"); acc.Holdings["BTC"] != 50_000_000 || len(acc.Markers) != 0 {
-		t.Fatalf("holding %d, markers %v; want 0.5 BTC and no marker left", acc.Holdings["BTC"], acc.Markers)
+	// The key's marker stays in the account until the account's next update, which removes it
+	// without a command of its own (replays do not touch the account).
+	if acc := h.Account("u1"); acc.Holdings["BTC"] != 50_000_000 || len(acc.Markers) != 1 {
+		t.Fatalf("holding %d, markers %v; want 0.5 BTC and the key's marker, not removed yet", acc.Holdings["BTC"], acc.Markers)
 	}
-	if logs := h.auditActions("u1"); len(logs) != 1 {
-		t.Errorf("%d audit entries, want 1", len(logs))
+	must(t, u.add(addBody("ETH", "1"), ""), http.StatusCreated)
+	if acc := h.Account("u1"); acc.Holdings["BTC"] != 50_000_000 || len(acc.Markers) != 0 {
+		t.Fatalf("holding %d, markers %v; want 0.5 BTC and no marker left after the next update", acc.Holdings["BTC"], acc.Markers)
+	}
+	if logs := h.auditActions("u1"); len(logs) != 2 {
+		t.Errorf("%d audit entries, want 2 (the keyed addition once, and the ETH one)", len(logs))
 	}
 
 	// Keys are per user; a malformed key is refused before anything runs.
@@ -161,13 +167,17 @@ func TestAddIdempotency(t *testing.T) {
 // now (a zero holding when the coins were removed in between).
 func TestAddRerun(t *testing.T) {
 	tests := []struct {
-		name         string
-		removeFirst  bool
-		amount, want string // the answer's holding amount and value
-		value        string
+		name        string
+		removeFirst bool
+		// committedOnly: the earlier attempt died right after its account update, before its
+		// entry's insert (the steps run as add runs them: Commit, then Record beside the rest).
+		committedOnly bool
+		amount, want  string // the answer's holding amount and value
+		value         string
 	}{
 		{name: "holding still there", amount: "0.5", value: "32500.06"},
 		{name: "holding removed since", removeFirst: true, amount: "0", value: "0.00"},
+		{name: "died before recording its entry", committedOnly: true, amount: "0.5", value: "32500.06"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,10 +194,16 @@ func TestAddRerun(t *testing.T) {
 			}
 			filter, set := claim.Guard(ledger.AccountsCollection, "u1")
 			price := money.Price(6_500_012_000_000)
-			if _, err := h.Ledger.Apply(ctx, ledger.Change{UserID: "u1", Filter: filter, Set: set, Entries: []ledger.Entry{{
+			change := ledger.Change{UserID: "u1", Filter: filter, Set: set, Entries: []ledger.Entry{{
 				ID: portfolio.AddEntryID(claim.Token()), Type: ledger.TypeAdjustment, Symbol: "BTC", Amount: 50_000_000,
 				Price: &price, Value: 3_250_006, Description: "Holding added",
-			}}}); err != nil {
+			}}}
+			if tt.committedOnly {
+				_, err = h.Ledger.Commit(ctx, change)
+			} else {
+				_, err = h.Ledger.Apply(ctx, change)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			if tt.removeFirst {

@@ -5,7 +5,8 @@
 //
 // Balances belong to the ledger package and prices to the market package: this package reads
 // both, values the holdings, and books holding changes as ledger entries of type adjustment (one
-// conditional single-document update of the account each, through ledger.Apply).
+// conditional single-document update of the account each, through ledger.Commit, whose entry is
+// then recorded beside the request's other writes, as a market fill does).
 //
 // # Routes
 //
@@ -59,14 +60,18 @@
 // holding within money.MaxQuantity and its value within money.MaxUSD (422 on amount otherwise).
 // The answer's holding is the account as read plus this change. Under an Idempotency-Key the
 // entry id derives from the claim's token and the account update carries the claim's marker
-// (idempotency.Claim.Guard), so a retry or a takeover books nothing twice; the fingerprint is the
-// coin and the amount in 1e-8 units, so "0.5", 0.5 and 0.50 are the same request, and name is
-// ignored entirely.
+// (idempotency.Claim.GuardDeferred), so a retry or a takeover books nothing twice; the marker
+// stays in the account until the response is stored, and its removal then rides on the account's
+// next update through this instance's ledger (markers left behind by a crash or a takeover are
+// pruned the same way once older than idempotency.MarkerRetention). The fingerprint is the coin
+// and the amount in 1e-8 units, so "0.5", 0.5 and 0.50 are the same request, and name is ignored
+// entirely.
 //
 // # Removing a holding (remove.go)
 //
 // DELETE reads the account (a coin not held is 404 before any order is touched), cancels the
-// coin's open sell orders (Options.CancelOpenSells, trading's), then books one adjustment entry
+// coin's open sell orders (Options.CancelOpenSells, trading's; only when the read shows some of
+// the coin reserved, since only open sell orders reserve coins), then books one adjustment entry
 // of minus the amount it read. The ledger conditions that update on holdings.<SYM> >= amount
 // and available.<SYM> >= amount. Since available never exceeds the holding (it is the holding
 // minus reservations), the update can only apply while nothing is reserved and at least the
@@ -88,13 +93,23 @@
 //
 // # Cost (architecture: cost budget; roundtrip_test.go checks each)
 //
+// The writes take a market fill's shape: one account update (ledger.Commit, a findAndModify),
+// then the entry's insert (Committed.Record) beside the audit insert and, under a key, the stored
+// response. The entry's clean (its removal from the account's pending map) and the key's marker
+// removal ride on the account's next update through this instance's ledger instead of costing
+// commands of their own; until then the entry is pending, which every reader of the ledger
+// handles (the first read of another instance pays one more level, as after a fill; this
+// instance's own reads know the entry is recorded and pay nothing).
+//
 //   - GET /api/portfolio and GET holding: the account find and, when the per-instance price cache
 //     is cold, the prices find, in parallel: 1 sequential round trip (+0 warm, +1 command cold).
-//     Pending ledger entries add their flush (insert, update) after the find.
-//   - POST without key: (account find ∥ prices) → account update → entry insert → pending clear →
-//     audit insert: 5 sequential. With a key, the idempotency insert beside the account find, and
-//     its finish (beside the audit insert) and marker removal after: 6 sequential. A replay reads
-//     the account for nothing, beside the idempotency insert: 2 sequential, 3 commands.
-//   - DELETE: account find → CancelOpenSells → account update → entry insert → pending clear →
-//     audit insert: 5 sequential plus what trading's cancel costs.
+//     Pending ledger entries that this instance did not record add their flush (insert, update)
+//     after the find.
+//   - POST without key: (account find ∥ prices) → account update → entry insert ∥ audit insert:
+//     3 sequential, 4 commands. With a key, the idempotency insert beside the account find and
+//     the stored response beside the two inserts: 3 sequential, 6 commands. A replay reads the
+//     account for nothing, beside the idempotency insert: 2 sequential, 3 commands.
+//   - DELETE: account find → account update → entry insert ∥ audit insert: 3 sequential, 4
+//     commands when nothing of the coin is reserved; otherwise trading's cancel (its reads and
+//     one update per open sell order) comes between the find and the update.
 package portfolio

@@ -66,3 +66,46 @@ func TestNewFunction(t *testing.T) {
 	}
 	h.AssertLedger("u1")
 }
+
+// TestNewFunctionCancelsOnlyReserved: the production wiring asks trading to cancel open sell
+// orders only when the removal's read shows coins of the coin reserved: no order of the coin can
+// be open otherwise, and the lookup would cost the removal a round trip for nothing.
+func TestNewFunctionCancelsOnlyReserved(t *testing.T) {
+	h := newHarness(t)
+	var calls []string
+	fn, err := portfolio.NewFunction(h.Deps, func(ctx context.Context, userID, symbol string) error {
+		calls = append(calls, userID+"/"+symbol)
+		return h.sells.CancelOpenSells(ctx, userID, symbol)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := h.newUser("u1")
+	u.adjust("BTC", 100_000_000)
+	u.adjust("ETH", 100_000_000)
+	h.sells.place(t, "u1", "ETH", 30_000_000)
+	tok, _, err := h.Deps.Auth().Tokens.Issue(context.Background(), "u1", "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remove := func(symbol string) testenv.Response {
+		t.Helper()
+		header := testenv.JSONHeader()
+		header.Set("Authorization", "Bearer "+tok)
+		return testenv.Do(t, fn, testenv.Request{Method: http.MethodDelete, Path: "/api/portfolio/holding/" + symbol,
+			Resource: "/api/portfolio/holding/{symbol}", Header: header})
+	}
+
+	must(t, remove("BTC"), http.StatusOK)
+	if len(calls) != 0 {
+		t.Fatalf("cancel calls %v for a coin nothing reserves, want none", calls)
+	}
+	must(t, remove("ETH"), http.StatusOK)
+	if !slices.Equal(calls, []string{"u1/ETH"}) {
+		t.Fatalf("cancel calls %v, want one for u1/ETH", calls)
+	}
+	if acc := h.Account("u1"); acc.Holdings["BTC"] != 0 || acc.Holdings["ETH"] != 0 || acc.Available["ETH"] != 0 {
+		t.Errorf("account %+v, want both holdings removed", acc)
+	}
+	h.AssertLedger("u1")
+}

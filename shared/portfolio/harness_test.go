@@ -90,7 +90,11 @@ func (h *harness) function(prices *market.Store) *lambdahttp.Function {
 	}
 }
 
-func (h *harness) cancelOpenSells(ctx context.Context, userID, symbol string) error {
+// cancelOpenSells is the service's Options.CancelOpenSells: it notes what the removal's read saw
+// reserved, then runs the test's replacement or the stand-in, whatever that is (the production
+// wiring's skip when nothing is reserved is NewFunction's, tested there).
+func (h *harness) cancelOpenSells(ctx context.Context, userID, symbol string, reserved money.Quantity) error {
+	h.sells.noteReserved(reserved)
 	if f := h.cancel.Load(); f != nil {
 		return (*f)(ctx, userID, symbol)
 	}
@@ -132,6 +136,19 @@ type sells struct {
 	mu       sync.Mutex
 	reserved map[string]money.Quantity // by user id + "/" + symbol
 	calls    []string                  // user id + "/" + symbol of each CancelOpenSells
+	seen     []money.Quantity          // what the removal's read showed reserved, per call
+}
+
+func (o *sells) noteReserved(q money.Quantity) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen = append(o.seen, q)
+}
+
+func (o *sells) reservedSeen() []money.Quantity {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]money.Quantity(nil), o.seen...)
 }
 
 // place reserves q of symbol for userID, as an open sell order would.

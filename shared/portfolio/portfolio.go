@@ -15,6 +15,7 @@ import (
 	"github.com/cryptovault/serverless/shared/idempotency"
 	"github.com/cryptovault/serverless/shared/ledger"
 	"github.com/cryptovault/serverless/shared/market"
+	"github.com/cryptovault/serverless/shared/money"
 	"github.com/cryptovault/serverless/shared/platform/mongodb"
 	"github.com/cryptovault/serverless/shared/platform/web"
 )
@@ -34,10 +35,14 @@ type Options struct {
 	// Logger receives warnings the client does not see (default: discard).
 	Logger *slog.Logger
 	// CancelOpenSells cancels the user's open sell orders of symbol, releasing their reserved
-	// coins; DELETE calls it before removing a holding. It is trading's
-	// (*trading.Service).CancelOpenSells, passed as a function so that this package does not
+	// coins; DELETE calls it between its read of the account and its update (remove.go), with
+	// reserved, what that read shows reserved of the coin (holdings minus available). When
+	// reserved is 0 no sell order of the coin is open — only open sell orders reserve coins, each
+	// a positive amount — so an implementation may return at once without a command; an order
+	// placed after the read is caught by the update's conditions. NewFunction wraps trading's
+	// (*trading.Service).CancelOpenSells so, passed as a function so that this package does not
 	// depend on trading. nil means there are never orders to cancel.
-	CancelOpenSells func(ctx context.Context, userID, symbol string) error
+	CancelOpenSells func(ctx context.Context, userID, symbol string, reserved money.Quantity) error
 }
 
 // Service serves the portfolio routes. It is safe for concurrent use.
@@ -49,7 +54,7 @@ type Service struct {
 	audit           *audit.Writer
 	now             func() time.Time
 	log             *slog.Logger
-	cancelOpenSells func(ctx context.Context, userID, symbol string) error
+	cancelOpenSells func(ctx context.Context, userID, symbol string, reserved money.Quantity) error
 }
 
 // NewService returns the portfolio service. db is the warm client's database (it reads ledger

@@ -29,8 +29,8 @@ func TestAddThenRemove(t *testing.T) {
 	if err := json.Unmarshal(r.Body, &body); err != nil || len(body) != 1 || string(body["message"]) != `"Holding removed"` {
 		t.Errorf("body %s, want exactly {message}", r.Body)
 	}
-	if calls := h.sells.callsMade(); !slices.Equal(calls, []string{"u1/BTC"}) {
-		t.Errorf("CancelOpenSells calls %v, want one for u1/BTC", calls)
+	if calls, seen := h.sells.callsMade(), h.sells.reservedSeen(); !slices.Equal(calls, []string{"u1/BTC"}) || !slices.Equal(seen, []money.Quantity{0}) {
+		t.Errorf("CancelOpenSells calls %v (reserved %v), want one for u1/BTC with nothing reserved", calls, seen)
 	}
 
 	entries := h.entries("u1", "BTC")
@@ -94,8 +94,8 @@ func TestRemoveCancelsOpenSells(t *testing.T) {
 	}
 
 	must(t, u.remove("BTC"), http.StatusOK)
-	if calls := h.sells.callsMade(); !slices.Equal(calls, []string{"u1/BTC"}) {
-		t.Errorf("CancelOpenSells calls %v", calls)
+	if calls, seen := h.sells.callsMade(), h.sells.reservedSeen(); !slices.Equal(calls, []string{"u1/BTC"}) || !slices.Equal(seen, []money.Quantity{40_000_000}) {
+		t.Errorf("CancelOpenSells calls %v (reserved %v), want one for u1/BTC with 0.4 reserved", calls, seen)
 	}
 	if acc := h.Account("u1"); acc.Holdings["BTC"] != 0 || acc.Available["BTC"] != 0 {
 		t.Errorf("holding %d, available %d; want nothing held or reserved", acc.Holdings["BTC"], acc.Available["BTC"])

@@ -23,6 +23,14 @@ type createResponse struct {
 
 // create is POST /api/transactions: a deposit or a withdrawal of cash, idempotent under an
 // Idempotency-Key.
+//
+// Round trips (the architecture's cost budget), in the shape of a market fill: with a key, claim
+// (insert) → account update carrying the key's marker (findAndModify) → entry (insert) ∥ audit
+// (insert) ∥ stored response (update): 3 sequential, 5 commands; without a key, the account
+// update → entry ∥ audit: 2 and 3. The entry's clean and the marker's removal ride on the
+// account's next update through this instance's ledger (see move). Until then the entry is
+// pending: a read of the ledger on this instance knows it is recorded and stays at one round
+// trip, while the first read on another instance pays one more level, as after a fill.
 func (s *service) create(w http.ResponseWriter, r *http.Request) error {
 	userID, err := callerID(r)
 	if err != nil {
@@ -32,57 +40,64 @@ func (s *service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// The audit insert runs beside storing the response; the handler waits for it, since a
-	// Lambda instance is frozen once the handler returns.
+	// The entry's insert and the audit insert run beside storing the response; the handler waits
+	// for them, since a Lambda instance is frozen once the handler returns.
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	return s.idem.Do(w, r, userID, createRoute, m.fingerprint(), func(ctx context.Context, c *idempotency.Claim) (int, any, error) {
-		e, applied, err := s.move(ctx, c, userID, m)
+		e, cm, err := s.move(ctx, c, userID, m)
 		if err != nil {
 			return 0, nil, err
 		}
-		if applied {
+		if cm != nil {
+			bg.Go(func() { s.record(ctx, userID, cm) })
 			bg.Go(func() { s.audit.Record(r, auditEvent(userID, e)) })
 		}
 		return http.StatusCreated, createResponse{Message: message(e.Type), Transaction: view(e)}, nil
 	})
 }
 
-// move books the movement as one ledger change and returns its entry; applied is false when the
-// change had been applied by an earlier attempt with the same key and the entry comes from the
-// ledger.
+// move books the movement as one ledger change (ledger.Commit: its step 1 alone) and returns its
+// entry, with the commit when this request applied it: the caller then records the entry
+// (Committed.Record), beside its other writes. cm is nil when the change had been applied by an
+// earlier attempt with the same key and the entry comes from the ledger.
 //
 // Under a key the change is re-runnable: its entry id is derived from the claim's token, and the
-// account update carries the claim's marker (Guard), so it applies at most once per key. When
-// the update finds the marker set, the earlier attempt applied it (the marker is set in the same
-// atomic update as the balances), and the entry with the derived id is the answer.
-func (s *service) move(ctx context.Context, c *idempotency.Claim, userID string, m movement) (e ledger.Entry, applied bool, err error) {
+// account update carries the claim's marker (GuardDeferred), so it applies at most once per key.
+// When the update finds the marker set, the earlier attempt applied it (the marker is set in the
+// same atomic update as the balances), and the entry with the derived id is the answer. The
+// marker stays in the account until the response is stored; then its removal is handed to the
+// account's next update through this ledger (UnsetLater), so it costs no command of its own.
+func (s *service) move(ctx context.Context, c *idempotency.Claim, userID string, m movement) (ledger.Entry, *ledger.Committed, error) {
 	entry := ledger.Entry{
 		Type: m.Type, Symbol: ledger.CashSymbol, Amount: int64(m.Amount), Value: m.Amount, Description: m.Description,
 	}
 	if c != nil {
 		entry.ID = ledger.DerivedID(Name, c.Token())
 	}
-	filter, set := c.Guard(ledger.AccountsCollection, userID)
-	entries, err := s.ledger.Apply(ctx, ledger.Change{UserID: userID, Entries: []ledger.Entry{entry}, Filter: filter, Set: set})
+	filter, set := c.GuardDeferred(func(field string) { s.unsetLater(ctx, userID, field) })
+	cm, err := s.ledger.Commit(ctx, ledger.Change{UserID: userID, Entries: []ledger.Entry{entry}, Filter: filter, Set: set})
 	switch {
 	case err == nil:
 		if s.afterApply != nil {
 			if err := s.afterApply(); err != nil {
-				return ledger.Entry{}, false, err
+				return ledger.Entry{}, nil, err
 			}
 		}
-		return entries[0], true, nil
+		// Markers that no retry can need any more (left behind by a crash or a takeover) ride out
+		// on the account's next update too.
+		s.unsetLater(ctx, userID, idempotency.StaleMarkers(cm.Doc, s.now())...)
+		return cm.Entries[0], cm, nil
 	case c != nil && (errors.Is(err, ledger.ErrPrecondition) || errors.Is(err, ledger.ErrDuplicateEntry)):
 		// Applied before (the marker is set, or the entry is still pending).
 		e, ok, lookErr := s.entry(ctx, userID, entry.ID)
 		if lookErr != nil {
-			return ledger.Entry{}, false, lookErr
+			return ledger.Entry{}, nil, lookErr
 		}
 		if !ok {
-			return ledger.Entry{}, false, fmt.Errorf("transactions: marker of entry %s set but the entry is missing: %w", entry.ID, err)
+			return ledger.Entry{}, nil, fmt.Errorf("transactions: marker of entry %s set but the entry is missing: %w", entry.ID, err)
 		}
-		return e, false, nil
+		return e, nil, nil
 	case c.Reclaimed() && errors.Is(err, ledger.ErrInsufficientFunds):
 		// The ledger checks the funds before the caller's filter, so a withdrawal applied by the
 		// attempt this claim took over, whose re-run now finds the funds short, also lands here:
@@ -92,13 +107,35 @@ func (s *service) move(ctx context.Context, c *idempotency.Claim, userID string,
 		// replayed for good.
 		e, ok, lookErr := s.entry(ctx, userID, entry.ID)
 		if lookErr != nil {
-			return ledger.Entry{}, false, lookErr
+			return ledger.Entry{}, nil, lookErr
 		}
 		if ok {
-			return e, false, nil
+			return e, nil, nil
 		}
 	}
-	return ledger.Entry{}, false, ledgerError(err)
+	return ledger.Entry{}, nil, ledgerError(err)
+}
+
+// record copies the committed entry (and any that earlier changes left pending) into
+// transactions. A failure leaves them pending in the account, where every reader of the ledger
+// and the account's next commit find them: the movement itself has happened and is answered.
+func (s *service) record(ctx context.Context, userID string, cm *ledger.Committed) {
+	if err := cm.Record(ctx); err != nil { // detached by Record
+		s.log.WarnContext(ctx, "transactions: ledger entry left pending; the next update or read records it",
+			"user_id", userID, "error", err.Error())
+	}
+}
+
+// unsetLater hands account fields whose purpose is over (idempotency markers) to the account's
+// next update through this ledger. The ledger refuses only malformed fields, which would be a bug
+// here: logged, and the marker is then pruned by age like any left behind.
+func (s *service) unsetLater(ctx context.Context, userID string, fields ...string) {
+	if len(fields) == 0 {
+		return
+	}
+	if err := s.ledger.UnsetLater(userID, fields...); err != nil {
+		s.log.WarnContext(ctx, "transactions: markers not deferred", "user_id", userID, "error", err.Error())
+	}
 }
 
 func message(t ledger.EntryType) string {

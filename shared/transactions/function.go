@@ -3,6 +3,7 @@ package transactions
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -45,6 +46,8 @@ type service struct {
 	ledger *ledger.Ledger
 	idem   *idempotency.Store
 	audit  *audit.Writer
+	now    func() time.Time
+	log    *slog.Logger
 
 	// afterApply, when set (tests only), runs right after a cash movement is committed and before
 	// anything else, so a test can fail or crash the request exactly there.
@@ -61,6 +64,8 @@ func newService(d *app.Deps, now func() time.Time) *service {
 		ledger: ledger.New(db, ledger.Options{Logger: d.Logger, Now: now}),
 		idem:   idempotency.NewStore(db, now, idempotency.WithLogger(d.Logger)),
 		audit:  audit.NewWriter(db, d.Logger, now),
+		now:    now,
+		log:    d.Logger,
 	}
 }
 

@@ -47,8 +47,14 @@ func TestIdempotentRetry(t *testing.T) {
 	if n := h.countType("u1", "deposit"); n != 2 {
 		t.Fatalf("%d deposits, want the opening one and one more", n)
 	}
-	if acc := h.Account("u1"); acc.Cash != int64(moneyenv.StartCash)+50 || len(acc.Markers) != 0 {
-		t.Fatalf("cash %d, markers %v; want +0.50 and no marker left", acc.Cash, acc.Markers)
+	// The key's marker stays in the account until the account's next update, which removes it
+	// without a command of its own (replays do not touch the account).
+	if acc := h.Account("u1"); acc.Cash != int64(moneyenv.StartCash)+50 || len(acc.Markers) != 1 {
+		t.Fatalf("cash %d, markers %v; want +0.50 and the key's marker, not removed yet", acc.Cash, acc.Markers)
+	}
+	testenv.Expect(t, u.post(movement("deposit", "0.25"), ""), http.StatusCreated, "")
+	if acc := h.Account("u1"); acc.Cash != int64(moneyenv.StartCash)+75 || len(acc.Markers) != 0 {
+		t.Fatalf("cash %d, markers %v; want +0.75 and no marker left after the next update", acc.Cash, acc.Markers)
 	}
 
 	// The key is the user's: another user may use the same one.
@@ -85,7 +91,7 @@ func TestKeyInProgress(t *testing.T) {
 	u := h.newUser("u1")
 	u.get("/api/transactions?limit=1") // load the guard's revocation view first
 
-	h.Server.Inject(devdb.Fault{Command: "update", Times: 1, Delay: 1500 * time.Millisecond})
+	h.Server.Inject(devdb.Fault{Command: "findAndModify", Times: 1, Delay: 1500 * time.Millisecond})
 	done := make(chan testenv.Response, 1)
 	go func() { done <- u.post(movement("deposit", "3"), "held") }()
 	waitFor(t, func() bool {
@@ -198,7 +204,7 @@ func TestFailureNotStored(t *testing.T) {
 	})
 	testenv.Expect(t, r, http.StatusCreated, "")
 
-	h.Server.Inject(devdb.Fault{Command: "update", Times: 1, Fail: true})
+	h.Server.Inject(devdb.Fault{Command: "findAndModify", Times: 1, Fail: true}) // the account update
 	testenv.Expect(t, u.post(movement("deposit", "6"), "dropped"), http.StatusServiceUnavailable, web.CodeDatabaseUnavailable)
 	testenv.Expect(t, u.post(movement("deposit", "6"), "dropped"), http.StatusCreated, "")
 
@@ -272,12 +278,15 @@ func TestRerunAfterBalanceChange(t *testing.T) {
 			h.assertInvariant("u1")
 
 			// The taken-over claim left its marker (its abandoned attempt might still have had an
-			// update in flight); it is pruned by a later keyed request once old enough.
+			// update in flight); it is pruned by the account's later updates once old enough: a
+			// later keyed request finds it stale, and the next update carries its removal with
+			// that request's own marker's.
 			if m := h.Account("u1").Markers; len(m) != 1 {
 				t.Fatalf("markers %v; want the taken-over claim's", m)
 			}
 			h.Clock.Advance(idempotency.MarkerRetention + time.Second)
 			testenv.Expect(t, u.post(movement("deposit", "1"), "later"), http.StatusCreated, "")
+			testenv.Expect(t, u.post(movement("deposit", "1"), ""), http.StatusCreated, "")
 			if m := h.Account("u1").Markers; len(m) != 0 {
 				t.Fatalf("markers %v; want all pruned", m)
 			}
@@ -297,4 +306,139 @@ func waitFor(t *testing.T, cond func() bool) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// TestFollowUpFailures: after the account update, the entry's insert, the audit insert and the
+// stored response run side by side, and any of them may fail without changing the answer: the
+// movement happened. What each failure leaves behind is repaired, and the key still books once:
+//   - the entry's insert fails: the entry stays pending in the account, where every read finds it
+//     (once) and the next update records it;
+//   - storing the response fails: the claim is not stored, so the key's marker must stay (the
+//     claim is taken over after InFlightTimeout, and the re-run must find the marker): the
+//     account's next update does not remove it, and the re-run answers the same entry.
+func TestFollowUpFailures(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault devdb.Fault // injected right after the account update
+		// storeLost: the response was not stored (the retry waits for the takeover).
+		storeLost bool
+	}{
+		// Both inserts fail (the entry's and the audit's: they race for the fault).
+		{name: "entry insert", fault: devdb.Fault{Command: "insert", Times: 2, ErrorCode: 1}},
+		{name: "stored response", fault: devdb.Fault{Command: "update", Times: 1, ErrorCode: 1}, storeLost: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			u := h.newUser("u1")
+			u.get("/api/transactions?limit=1")
+			var once atomic.Bool
+			inject := func() error {
+				if once.CompareAndSwap(false, true) {
+					h.Server.Inject(tt.fault)
+				}
+				return nil
+			}
+			h.afterApply.Store(&inject)
+
+			first := testenv.Expect(t, u.post(movement("deposit", "8.88"), "f1"), http.StatusCreated, "")
+			id := txOf(t, first)["id"].(string)
+			h.Server.ClearFaults()
+			if acc := h.Account("u1"); acc.Cash != int64(moneyenv.StartCash)+888 || len(acc.Markers) != 1 {
+				t.Fatalf("cash %d, markers %v; want the deposit applied under its marker", acc.Cash, acc.Markers)
+			}
+			// The list shows the entry once, whether it reached transactions or not.
+			list := testenv.Expect(t, u.get("/api/transactions?limit=50"), http.StatusOK, "")
+			if n := countID(t, list, id); n != 1 {
+				t.Fatalf("the entry is listed %d times, want once", n)
+			}
+
+			// The account's next update: it carries the removals handed to it, and no other.
+			testenv.Expect(t, u.post(movement("deposit", "1"), ""), http.StatusCreated, "")
+			markers := len(h.Account("u1").Markers)
+			if tt.storeLost && markers != 1 || !tt.storeLost && markers != 0 {
+				t.Fatalf("%d markers after the next update, want %d", markers, map[bool]int{true: 1, false: 0}[tt.storeLost])
+			}
+
+			if tt.storeLost {
+				testenv.Expect(t, u.post(movement("deposit", "8.88"), "f1"), http.StatusConflict, idempotency.CodeKeyInProgress)
+				h.Clock.Advance(idempotency.InFlightTimeout + time.Second)
+			}
+			again := testenv.Expect(t, u.post(movement("deposit", "8.88"), "f1"), http.StatusCreated, "")
+			if txOf(t, again)["id"] != id {
+				t.Fatalf("the retry names %v, want %s", txOf(t, again)["id"], id)
+			}
+			n := 0
+			for _, e := range h.Entries("u1") {
+				if e.Amount == 888 {
+					n++
+				}
+			}
+			if acc := h.Account("u1"); n != 1 || acc.Cash != int64(moneyenv.StartCash)+888+100 {
+				t.Fatalf("%d entries of 8.88, cash %d; want one, booked once", n, acc.Cash)
+			}
+			h.assertInvariant("u1")
+		})
+	}
+}
+
+// TestDeferredRemovalForgotten: the instance that stored the response and holds the marker's
+// removal for the account's next update is gone (a crash, a scale-in), and the next requests
+// reach another instance. The key still replays and books nothing; the leftovers are repaired by
+// the other instance: the entry the first one recorded is cleaned by its read, and the marker,
+// once older than any retry, is pruned by its updates.
+func TestDeferredRemovalForgotten(t *testing.T) {
+	h := newHarness(t)
+	u := h.newUser("u1")
+	first := u.post(movement("deposit", "2.5"), "gone")
+	testenv.Expect(t, first, http.StatusCreated, "")
+
+	other := transactions.NewFunctionWithHook(h.Deps, h.Guard.Require, h.Clock.Now, func() error { return nil })
+	do := func(method, body, key string) testenv.Response {
+		t.Helper()
+		return testenv.Do(t, other, testenv.Request{Method: method, Path: "/api/transactions", Header: h.Header(u.id, key), Body: body})
+	}
+	replay := do(http.MethodPost, movement("deposit", "2.5"), "gone")
+	if replay.Status != http.StatusCreated || !bytes.Equal(replay.Body, first.Body) {
+		t.Fatalf("replay on another instance: %d %s; want %s", replay.Status, replay.Body, first.Body)
+	}
+	list := testenv.Expect(t, do(http.MethodGet, "", ""), http.StatusOK, "")
+	if n := countID(t, list, txOf(t, first.JSON(t))["id"].(string)); n != 1 {
+		t.Fatalf("the entry is listed %d times, want once", n)
+	}
+	if acc := h.Account("u1"); len(acc.Pending) != 0 || len(acc.Markers) != 1 {
+		t.Fatalf("pending %v, markers %v; want the entry cleaned by the read and the marker still there", acc.Pending, acc.Markers)
+	}
+
+	testenv.Expect(t, do(http.MethodPost, movement("deposit", "1"), ""), http.StatusCreated, "")
+	if m := h.Account("u1").Markers; len(m) != 1 {
+		t.Fatalf("markers %v; a marker younger than MarkerRetention must stay", m)
+	}
+	h.Clock.Advance(idempotency.MarkerRetention + time.Second)
+	for range 2 { // the first update finds it stale, the second carries its removal
+		testenv.Expect(t, do(http.MethodPost, movement("deposit", "1"), ""), http.StatusCreated, "")
+	}
+	if m := h.Account("u1").Markers; len(m) != 0 {
+		t.Fatalf("markers %v; want the stale one pruned", m)
+	}
+	if n := h.countType("u1", "deposit"); n != 5 {
+		t.Fatalf("%d deposits, want the opening one and four", n)
+	}
+	h.assertInvariant("u1")
+}
+
+// countID counts the entries with id in a GET /api/transactions answer.
+func countID(t *testing.T, list map[string]any, id string) int {
+	t.Helper()
+	txs, ok := list["transactions"].([]any)
+	if !ok {
+		t.Fatalf("no transactions in %v", list)
+	}
+	n := 0
+	for _, tx := range txs {
+		if m, _ := tx.(map[string]any); m["id"] == id {
+			n++
+		}
+	}
+	return n
 }

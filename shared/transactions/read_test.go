@@ -205,10 +205,12 @@ func TestGet(t *testing.T) {
 func TestGetPendingEntry(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
-	h.Server.Inject(devdb.Fault{Command: "insert", Times: 1, ErrorCode: 91, ErrorMessage: "shutdown in progress"})
+	// The entry's insert and the audit's run side by side after the account update: fail both, so
+	// that the entry's is failed whichever comes first.
+	h.Server.Inject(devdb.Fault{Command: "insert", Times: 2, ErrorCode: 91, ErrorMessage: "shutdown in progress"})
 	tx := txOf(t, testenv.Expect(t, u.post(movement("deposit", "5"), ""), http.StatusCreated, ""))
-	if len(h.Account("u1").Pending) != 1 {
-		t.Fatal("the entry should be pending after the failed flush")
+	if len(h.Account("u1").Pending) != 1 || len(h.Entries("u1")) != 1 {
+		t.Fatal("the entry should be pending, and not in transactions, after the failed flush")
 	}
 	got := txOf(t, testenv.Expect(t, u.get("/api/transactions/"+tx["id"].(string)), http.StatusOK, ""))
 	if got["id"] != tx["id"] || got["amount"] != tx["amount"] {
