@@ -257,42 +257,7 @@ func TestEntriesReadPaths(t *testing.T) {
 // interfering change exactly between the reads (the ledger's test hook holds the account read
 // back until the page and count are answered).
 func TestEntriesCleanBetweenReads(t *testing.T) {
-	tests := []struct {
-		name string
-		// interfere runs between the reads: it must get c's entries into transactions and out
-		// of pending. writer is the Ledger that committed c; e.ledger is the one reading.
-		interfere func(t *testing.T, e *testEnv, writer *Ledger, c *Committed)
-	}{
-		{"another process flushes", func(t *testing.T, e *testEnv, _ *Ledger, _ *Committed) {
-			if err := e.newLedger(e.client).Flush(testCtx(t), "u1"); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"the writer records, then settles", func(t *testing.T, _ *testEnv, writer *Ledger, c *Committed) {
-			if err := c.Record(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			if err := writer.Settle(testCtx(t), "u1"); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"the writer records, then its next change carries the clean", func(t *testing.T, _ *testEnv, writer *Ledger, c *Committed) {
-			if err := c.Record(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := writer.Commit(testCtx(t), Change{UserID: "u1", Entries: []Entry{deposit(7)}}); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		// The reader's own clean, but acknowledged after the read started: its token must not
-		// count as "no clean since".
-		{"the reading Ledger itself flushes", func(t *testing.T, e *testEnv, _ *Ledger, _ *Committed) {
-			if err := e.ledger.Flush(testCtx(t), "u1"); err != nil {
-				t.Fatal(err)
-			}
-		}},
-	}
-	for _, tt := range tests {
+	for _, tt := range cleanInterferences {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newTestEnv(t)
 			e.openAccount(t, "u1")
@@ -305,24 +270,7 @@ func TestEntriesCleanBetweenReads(t *testing.T) {
 			}
 			committed := c.Entries[0].ID
 
-			listed := make(chan struct{})
-			var once sync.Once
-			var interfered atomic.Bool
-			e.ledger.step = func(name string) {
-				switch name {
-				case stepListed:
-					once.Do(func() { close(listed) })
-				case stepReadingPending:
-					select {
-					case <-listed:
-					case <-time.After(10 * time.Second):
-						t.Error("the page and count were not read before the account: no interleaving to test")
-						return
-					}
-					tt.interfere(t, e, writer, c)
-					interfered.Store(true)
-				}
-			}
+			interfered := interleave(t, e, func() { tt.interfere(t, e, writer, c) })
 			got, total, err := e.ledger.Entries(testCtx(t), "u1", EntryQuery{})
 			e.ledger.step = nil
 			if err != nil {
@@ -613,4 +561,74 @@ func TestSettled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// interference is a change that gets c's entries into transactions and out of pending while a
+// settled read is between its reads. writer is the Ledger that committed c; e.ledger is the one
+// reading. commitsDuring is how many entries it commits itself (which the read may or may not
+// see).
+type interference struct {
+	name          string
+	commitsDuring int
+	interfere     func(t *testing.T, e *testEnv, writer *Ledger, c *Committed)
+}
+
+// cleanInterferences are the ways an entry can leave pending between a settled read's reads.
+var cleanInterferences = []interference{
+	{name: "another process flushes", interfere: func(t *testing.T, e *testEnv, _ *Ledger, _ *Committed) {
+		if err := e.newLedger(e.client).Flush(testCtx(t), "u1"); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{name: "the writer records, then settles", interfere: func(t *testing.T, _ *testEnv, writer *Ledger, c *Committed) {
+		if err := c.Record(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if err := writer.Settle(testCtx(t), "u1"); err != nil {
+			t.Fatal(err)
+		}
+	}},
+	{name: "the writer records, then its next change carries the clean", commitsDuring: 1,
+		interfere: func(t *testing.T, _ *testEnv, writer *Ledger, c *Committed) {
+			if err := c.Record(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := writer.Commit(testCtx(t), Change{UserID: "u1", Entries: []Entry{deposit(7)}}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	// The reader's own clean, but acknowledged after the read started: its token must not count
+	// as "no clean since".
+	{name: "the reading Ledger itself flushes", interfere: func(t *testing.T, e *testEnv, _ *Ledger, _ *Committed) {
+		if err := e.ledger.Flush(testCtx(t), "u1"); err != nil {
+			t.Fatal(err)
+		}
+	}},
+}
+
+// interleave makes e.ledger's next settled read send its account read only once its read of
+// transactions has been answered, and run interfere in between (the ledger's step hook). The
+// flag it returns tells whether interfere ran; the hook is removed at the end of the test.
+func interleave(t *testing.T, e *testEnv, interfere func()) *atomic.Bool {
+	t.Helper()
+	listed := make(chan struct{})
+	var once sync.Once
+	var interfered atomic.Bool
+	e.ledger.step = func(name string) {
+		switch name {
+		case stepListed:
+			once.Do(func() { close(listed) })
+		case stepReadingPending:
+			select {
+			case <-listed:
+			case <-time.After(10 * time.Second):
+				t.Error("transactions were not read before the account: no interleaving to test")
+				return
+			}
+			interfere()
+			interfered.Store(true)
+		}
+	}
+	t.Cleanup(func() { e.ledger.step = nil })
+	return &interfered
 }
