@@ -77,13 +77,9 @@ func (s *Service) signup(w http.ResponseWriter, r *http.Request) error {
 		flagErr error
 	)
 	wg.Go(func() { flagErr = s.markAccountOpened(ctx, u.ID) })
-	wg.Go(func() {
-		if err := opened.Record(ctx); err != nil {
-			// The account is open and balanced (the deposit pending counts): not the caller's
-			// failure, and the next reader records it.
-			s.log.WarnContext(ctx, "opening deposit left pending; the next read records it", "user_id", u.ID, "error", err.Error())
-		}
-	})
+	// The account is open and balanced (a pending deposit counts): a failed record is not the
+	// caller's failure, and the next reader records it.
+	wg.Go(func() { opened.RecordOrLeave(ctx) })
 	wg.Go(func() { s.sendVerification(r, u.Email, code) })
 	wg.Go(func() { s.audit.Record(r, auditEvent(u.ID, "USER_SIGNUP", "success", nil)) })
 

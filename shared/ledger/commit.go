@@ -129,6 +129,16 @@ func (c *Committed) Record(ctx context.Context) error {
 	return nil
 }
 
+// RecordOrLeave is Record for a caller that answers its request whatever happens to the record:
+// the change has happened, so a failure is only logged, and the entries stay pending in the
+// account, where its next update and every reader of the ledger find them.
+func (c *Committed) RecordOrLeave(ctx context.Context) {
+	if err := c.Record(ctx); err != nil {
+		c.l.log.WarnContext(ctx, "ledger entries left pending; the next update or read records them",
+			"user_id", c.userID, "entries", len(c.docs), "error", err.Error())
+	}
+}
+
 // Settle sends the unsets deferred to userID's account (recorded entries, UnsetLater fields) now,
 // with one update, instead of letting them ride on the account's next update. It is for callers
 // with no next update in sight (the order matcher). Nothing deferred: no command.

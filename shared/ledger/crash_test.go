@@ -259,3 +259,31 @@ func TestEngineStoppedMidBurst(t *testing.T) {
 		t.Log("no request failed: the outage fell between requests")
 	}
 }
+
+// TestRecordOrLeave: a record that fails after the commit is not the caller's failure: it is
+// logged, the entry stays pending (and counted), and the next flush records it once.
+func TestRecordOrLeave(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := testCtx(t)
+	e.openAccount(t, "u1")
+	cm, err := e.ledger.Commit(ctx, Change{UserID: "u1", Entries: []Entry{deposit(4_200)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Inject(devdb.Fault{Command: "insert", Times: 1, ErrorCode: 91, ErrorMessage: "shutdown in progress"})
+	cm.RecordOrLeave(ctx)
+	if _, ok := moneycheck.ReadAccount(t, e.db, "u1").Pending[cm.Entries[0].ID]; !ok {
+		t.Fatal("the entry whose record failed is not pending")
+	}
+	if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 1 {
+		t.Fatalf("%d entries in transactions, want only the opening one", n)
+	}
+	if !strings.Contains(e.logs.String(), "ledger entries left pending") || !strings.Contains(e.logs.String(), "shutdown in progress") {
+		t.Fatalf("no warning with the cause logged; logs:\n%s", e.logs.String())
+	}
+	mustFlush(t, e.ledger, "u1")
+	if n := len(moneycheck.ReadEntries(t, e.db, "u1")); n != 2 {
+		t.Fatalf("%d entries after the flush, want 2", n)
+	}
+	assertInvariant(t, e.db, "u1")
+}

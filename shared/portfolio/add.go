@@ -53,7 +53,7 @@ func (s *Service) add(w http.ResponseWriter, r *http.Request) error {
 		h, e, cm, err := s.book(ctx, c, userID, a, &read)
 		if cm != nil {
 			// The change happened (even if answering it failed): record it and audit it.
-			bg.Go(func() { s.record(ctx, userID, cm) })
+			bg.Go(func() { cm.RecordOrLeave(ctx) })
 			bg.Go(func() { s.audit.Record(r, holdingEvent(audit.ActionHoldingAdded, userID, e)) })
 		}
 		if err != nil {
@@ -122,16 +122,6 @@ func (s *Service) book(ctx context.Context, c *idempotency.Claim, userID string,
 		return holdingView{}, ledger.Entry{}, nil, accountNotFound(err)
 	}
 	return holdingView{}, ledger.Entry{}, nil, err
-}
-
-// record copies a committed change's entry (and any that earlier changes left pending) into
-// transactions. A failure leaves them pending in the account, where every reader of the ledger
-// and the account's next commit find them: the change itself has happened and is answered.
-func (s *Service) record(ctx context.Context, userID string, cm *ledger.Committed) {
-	if err := cm.Record(ctx); err != nil { // detached by Record
-		s.log.WarnContext(ctx, "portfolio: ledger entry left pending; the next update or read records it",
-			"user_id", userID, "error", err.Error())
-	}
 }
 
 // unsetLater hands account fields whose purpose is over (idempotency markers) to the account's

@@ -44,7 +44,7 @@ func (s *Service) remove(w http.ResponseWriter, r *http.Request) error {
 	// both, since a Lambda instance is frozen once the handler returns.
 	var bg sync.WaitGroup
 	defer bg.Wait()
-	bg.Go(func() { s.record(ctx, userID, cm) })
+	bg.Go(func() { cm.RecordOrLeave(ctx) })
 	bg.Go(func() { s.audit.Record(r, holdingEvent(audit.ActionHoldingRemoved, userID, e)) })
 	web.WriteJSON(w, http.StatusOK, removeResponse{Message: removedDescription})
 	return nil

@@ -23,12 +23,7 @@ import (
 func (s *Service) followUps(ctx context.Context, cm *ledger.Committed, userID string, own []orderDoc, event func()) []func() {
 	writes := s.pendingWrites(ctx, cm, userID, own)
 	return []func(){
-		func() {
-			if err := cm.Record(ctx); err != nil { // detached by Record
-				s.log.WarnContext(ctx, "trading: ledger entries left pending; the next update or read records them",
-					"user_id", userID, "error", err.Error())
-			}
-		},
+		func() { cm.RecordOrLeave(ctx) }, // detached by Record
 		func() {
 			wctx, cancel := mongodb.Detach(ctx, writeTimeout)
 			defer cancel()
@@ -66,17 +61,7 @@ func (s *Service) pendingWrites(ctx context.Context, cm *ledger.Committed, userI
 		}
 	}
 
-	var stale []string
-	if d, ok := cm.Doc.Lookup(idempotency.MarkerField).DocumentOK(); ok {
-		elems, _ := d.Elements()
-		horizon := s.now().Add(-idempotency.MarkerRetention)
-		for _, e := range elems {
-			if at, ok := e.Value().TimeOK(); ok && at.Before(horizon) {
-				stale = append(stale, idemPath(e.Key()))
-			}
-		}
-	}
-	if err := s.ledger.UnsetLater(userID, stale...); err != nil {
+	if err := s.ledger.UnsetLater(userID, idempotency.StaleMarkers(cm.Doc, s.now())...); err != nil {
 		s.log.WarnContext(ctx, "trading: stale markers not deferred", "user_id", userID, "error", err.Error())
 	}
 	return writes

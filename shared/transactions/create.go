@@ -50,7 +50,7 @@ func (s *service) create(w http.ResponseWriter, r *http.Request) error {
 			return 0, nil, err
 		}
 		if cm != nil {
-			bg.Go(func() { s.record(ctx, userID, cm) })
+			bg.Go(func() { cm.RecordOrLeave(ctx) })
 			bg.Go(func() { s.audit.Record(r, auditEvent(userID, e)) })
 		}
 		return http.StatusCreated, createResponse{Message: message(e.Type), Transaction: view(e)}, nil
@@ -114,16 +114,6 @@ func (s *service) move(ctx context.Context, c *idempotency.Claim, userID string,
 		}
 	}
 	return ledger.Entry{}, nil, ledgerError(err)
-}
-
-// record copies the committed entry (and any that earlier changes left pending) into
-// transactions. A failure leaves them pending in the account, where every reader of the ledger
-// and the account's next commit find them: the movement itself has happened and is answered.
-func (s *service) record(ctx context.Context, userID string, cm *ledger.Committed) {
-	if err := cm.Record(ctx); err != nil { // detached by Record
-		s.log.WarnContext(ctx, "transactions: ledger entry left pending; the next update or read records it",
-			"user_id", userID, "error", err.Error())
-	}
 }
 
 // unsetLater hands account fields whose purpose is over (idempotency markers) to the account's
