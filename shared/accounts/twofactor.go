@@ -113,6 +113,20 @@ func (s *Service) codeFailed(r *http.Request, u *user, answer *web.Error) error 
 	return answer
 }
 
+// codeChecked ends the check of a 2FA or backup code that a route's update accepted (ok) or
+// refused: a refused code counts toward the lockout (codeFailed); an accepted one clears the
+// failures and records action in the audit log.
+func (s *Service) codeChecked(r *http.Request, u *user, failures int, ok bool, action string) error {
+	if !ok {
+		return s.codeFailed(r, u, errInvalidTOTP(http.StatusUnprocessableEntity))
+	}
+	if err := s.resetFailures(r.Context(), u.Email, failures); err != nil {
+		return err
+	}
+	s.audit.Record(r, auditEvent(u.ID, action, "success", nil))
+	return nil
+}
+
 // lockedUser loads the caller and refuses while the caller's address is locked.
 func (s *Service) lockedUser(r *http.Request) (*user, int, error) {
 	u, err := s.currentUser(r)
@@ -186,13 +200,9 @@ func (s *Service) verify2FA(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return s.codeFailed(r, u, errInvalidTOTP(http.StatusUnprocessableEntity))
-	}
-	if err := s.resetFailures(r.Context(), u.Email, failures); err != nil {
+	if err := s.codeChecked(r, u, failures, ok, "TWO_FACTOR_ENABLED"); err != nil {
 		return err
 	}
-	s.audit.Record(r, auditEvent(u.ID, "TWO_FACTOR_ENABLED", "success", nil))
 	writeBackupCodes(w, "Two-factor authentication enabled. Store these backup codes safely: they are shown once.", codes)
 	return nil
 }
@@ -294,13 +304,9 @@ func (s *Service) disable2FA(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return s.codeFailed(r, u, errInvalidTOTP(http.StatusUnprocessableEntity))
-	}
-	if err := s.resetFailures(r.Context(), u.Email, failures); err != nil {
+	if err := s.codeChecked(r, u, failures, ok, "TWO_FACTOR_DISABLED"); err != nil {
 		return err
 	}
-	s.audit.Record(r, auditEvent(u.ID, "TWO_FACTOR_DISABLED", "success", nil))
 	web.WriteJSON(w, http.StatusOK, messageResponse{Message: "Two-factor authentication disabled"})
 	return nil
 }
@@ -327,13 +333,9 @@ func (s *Service) regenerateBackupCodes(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return s.codeFailed(r, u, errInvalidTOTP(http.StatusUnprocessableEntity))
-	}
-	if err := s.resetFailures(r.Context(), u.Email, failures); err != nil {
+	if err := s.codeChecked(r, u, failures, ok, "BACKUP_CODES_REGENERATED"); err != nil {
 		return err
 	}
-	s.audit.Record(r, auditEvent(u.ID, "BACKUP_CODES_REGENERATED", "success", nil))
 	writeBackupCodes(w, "New backup codes generated; the old ones no longer work. They are shown once.", codes)
 	return nil
 }
