@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -160,6 +161,12 @@ func TestUnsetLater(t *testing.T) {
 	for _, bad := range [][]string{{"marks"}, {"cash.x"}, {"$or.x"}, {"pending.x"}} {
 		if err := e.ledger.UnsetLater("u1", bad...); !errors.Is(err, ErrInvalid) {
 			t.Errorf("UnsetLater(%v) = %v, want ErrInvalid", bad, err)
+		}
+		// DeferUnset refuses the same, with a warning instead of an error.
+		before := strings.Count(e.logs.String(), "unset not deferred")
+		e.ledger.DeferUnset(ctx, "u1", bad...)
+		if strings.Count(e.logs.String(), "unset not deferred") != before+1 {
+			t.Errorf("DeferUnset(%v) logged no warning", bad)
 		}
 	}
 	// This update writes marks.b again: that deferred unset is skipped (and kept), marks.a goes.

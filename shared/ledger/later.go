@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -99,4 +100,16 @@ func (l *Ledger) UnsetLater(userID string, fields ...string) error {
 	}
 	l.later.add(userID, fields)
 	return nil
+}
+
+// DeferUnset is UnsetLater for a caller with nothing to do about its error, which only a
+// malformed field gives (a bug): it is logged, and the field stays until whatever else removes it
+// (an idempotency marker is pruned by age).
+func (l *Ledger) DeferUnset(ctx context.Context, userID string, fields ...string) {
+	if len(fields) == 0 {
+		return
+	}
+	if err := l.UnsetLater(userID, fields...); err != nil {
+		l.log.WarnContext(ctx, "ledger: unset not deferred", "user_id", userID, "error", err.Error())
+	}
 }

@@ -90,12 +90,12 @@ func (s *Service) book(ctx context.Context, c *idempotency.Claim, userID string,
 	if c != nil {
 		entry.ID = ledger.DerivedID(Name, "add", c.Token())
 	}
-	filter, set := c.GuardDeferred(func(field string) { s.unsetLater(ctx, userID, field) })
+	filter, set := c.GuardDeferred(func(field string) { s.ledger.DeferUnset(ctx, userID, field) })
 	cm, err := s.ledger.Commit(ctx, ledger.Change{UserID: userID, Entries: []ledger.Entry{entry}, Filter: filter, Set: set})
 	switch {
 	case err == nil:
 		// Markers no retry can need any more ride out on the account's next update too.
-		s.unsetLater(ctx, userID, idempotency.StaleMarkers(cm.Doc, s.now())...)
+		s.ledger.DeferUnset(ctx, userID, idempotency.StaleMarkers(cm.Doc, s.now())...)
 		// The account as read plus this change: what the change made of it. (A concurrent change
 		// is not in it, as in any answer.) The maps are this read's own copies.
 		acc.Holdings[sym] += a.Amount
@@ -122,18 +122,6 @@ func (s *Service) book(ctx context.Context, c *idempotency.Claim, userID string,
 		return holdingView{}, ledger.Entry{}, nil, accountNotFound(err)
 	}
 	return holdingView{}, ledger.Entry{}, nil, err
-}
-
-// unsetLater hands account fields whose purpose is over (idempotency markers) to the account's
-// next update through this ledger. The ledger refuses only malformed fields, which would be a bug
-// here: logged, and the marker is then pruned by age like any left behind.
-func (s *Service) unsetLater(ctx context.Context, userID string, fields ...string) {
-	if len(fields) == 0 {
-		return
-	}
-	if err := s.ledger.UnsetLater(userID, fields...); err != nil {
-		s.log.WarnContext(ctx, "portfolio: markers not deferred", "user_id", userID, "error", err.Error())
-	}
 }
 
 // loaded is the account and the prices read in the background (Service.load).

@@ -87,7 +87,7 @@ func (s *Service) removeHolding(ctx context.Context, userID, symbol string) (led
 		switch {
 		case err == nil:
 			// Markers no retry can need any more ride out on the account's next update.
-			s.unsetLater(ctx, userID, idempotency.StaleMarkers(cm.Doc, s.now())...)
+			s.ledger.DeferUnset(ctx, userID, idempotency.StaleMarkers(cm.Doc, s.now())...)
 			return cm.Entries[0], cm, nil
 		case errors.Is(err, ledger.ErrInsufficientFunds):
 			lost = err

@@ -61,9 +61,7 @@ func (s *Service) pendingWrites(ctx context.Context, cm *ledger.Committed, userI
 		}
 	}
 
-	if err := s.ledger.UnsetLater(userID, idempotency.StaleMarkers(cm.Doc, s.now())...); err != nil {
-		s.log.WarnContext(ctx, "trading: stale markers not deferred", "user_id", userID, "error", err.Error())
-	}
+	s.ledger.DeferUnset(ctx, userID, idempotency.StaleMarkers(cm.Doc, s.now())...)
 	return writes
 }
 

@@ -75,7 +75,7 @@ func (s *service) move(ctx context.Context, c *idempotency.Claim, userID string,
 	if c != nil {
 		entry.ID = ledger.DerivedID(Name, c.Token())
 	}
-	filter, set := c.GuardDeferred(func(field string) { s.unsetLater(ctx, userID, field) })
+	filter, set := c.GuardDeferred(func(field string) { s.ledger.DeferUnset(ctx, userID, field) })
 	cm, err := s.ledger.Commit(ctx, ledger.Change{UserID: userID, Entries: []ledger.Entry{entry}, Filter: filter, Set: set})
 	switch {
 	case err == nil:
@@ -86,7 +86,7 @@ func (s *service) move(ctx context.Context, c *idempotency.Claim, userID string,
 		}
 		// Markers that no retry can need any more (left behind by a crash or a takeover) ride out
 		// on the account's next update too.
-		s.unsetLater(ctx, userID, idempotency.StaleMarkers(cm.Doc, s.now())...)
+		s.ledger.DeferUnset(ctx, userID, idempotency.StaleMarkers(cm.Doc, s.now())...)
 		return cm.Entries[0], cm, nil
 	case c != nil && (errors.Is(err, ledger.ErrPrecondition) || errors.Is(err, ledger.ErrDuplicateEntry)):
 		// Applied before (the marker is set, or the entry is still pending).
@@ -114,18 +114,6 @@ func (s *service) move(ctx context.Context, c *idempotency.Claim, userID string,
 		}
 	}
 	return ledger.Entry{}, nil, ledgerError(err)
-}
-
-// unsetLater hands account fields whose purpose is over (idempotency markers) to the account's
-// next update through this ledger. The ledger refuses only malformed fields, which would be a bug
-// here: logged, and the marker is then pruned by age like any left behind.
-func (s *service) unsetLater(ctx context.Context, userID string, fields ...string) {
-	if len(fields) == 0 {
-		return
-	}
-	if err := s.ledger.UnsetLater(userID, fields...); err != nil {
-		s.log.WarnContext(ctx, "transactions: markers not deferred", "user_id", userID, "error", err.Error())
-	}
 }
 
 func message(t ledger.EntryType) string {
