@@ -206,8 +206,11 @@ func TestGetPendingEntry(t *testing.T) {
 	h := newHarness(t)
 	u := h.newUser("u1")
 	// The entry's insert and the audit's run side by side after the account update: fail both, so
-	// that the entry's is failed whichever comes first.
-	h.Server.Inject(devdb.Fault{Command: "insert", Times: 2, ErrorCode: 91, ErrorMessage: "shutdown in progress"})
+	// that the entry's is failed whichever comes first. The error is not retryable and says
+	// nothing about the server's state: a "shutdown in progress" would be retried (taking the
+	// second failure itself) and make the driver check the server again, which the read below
+	// could then meet.
+	h.Server.Inject(devdb.Fault{Command: "insert", Times: 2, ErrorCode: 1, ErrorMessage: "injected"})
 	tx := txOf(t, testenv.Expect(t, u.post(movement("deposit", "5"), ""), http.StatusCreated, ""))
 	if len(h.Account("u1").Pending) != 1 || len(h.Entries("u1")) != 1 {
 		t.Fatal("the entry should be pending, and not in transactions, after the failed flush")

@@ -3,6 +3,7 @@ package mongodb
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -26,12 +27,31 @@ func (e *unavailableError) Error() string {
 func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
 func (e *unavailableError) Unwrap() error        { return e.cause }
 
+// stateChangeCodes are the server's answers that mean "this node cannot serve you now", not "your
+// command is wrong": it is shutting down or stepping down, or is no longer the primary — what
+// every Atlas failover and maintenance window produces for a moment. The driver retries once;
+// when the retry meets the same, the request is as good as unavailable.
+var stateChangeCodes = []int{
+	91,    // ShutdownInProgress
+	189,   // PrimarySteppedDown
+	10107, // NotWritablePrimary
+	11600, // InterruptedAtShutdown
+	11602, // InterruptedDueToReplStateChange
+	13435, // NotPrimaryNoSecondaryOk
+	13436, // NotPrimaryOrSecondary
+}
+
 // IsUnavailable reports whether err means the database could not be reached (as opposed to a
-// query that the database refused): no client, no server selectable, a network error, or a
-// connection pool cleared by a failover.
+// query that the database refused): no client, no server selectable, a network error, a
+// connection pool cleared by a failover, or a node that answered it is shutting down or not
+// the primary (stateChangeCodes).
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) && slices.ContainsFunc(stateChangeCodes, se.HasErrorCode) {
+		return true
 	}
 	// A cleared pool fails the operations waiting for a connection with an unexported error
 	// that carries no NetworkError label; it is the driver's only RetryablePoolError.
