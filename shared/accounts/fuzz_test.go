@@ -15,7 +15,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -23,6 +22,7 @@ import (
 	"github.com/cryptovault/serverless/shared/accounts"
 	"github.com/cryptovault/serverless/shared/platform/app"
 	"github.com/cryptovault/serverless/shared/platform/lambdahttp"
+	"github.com/cryptovault/serverless/shared/testkit/fuzzapi"
 	"github.com/cryptovault/serverless/shared/testkit/testenv"
 )
 
@@ -122,7 +122,7 @@ func (a *fuzzAPI) send(t *testing.T, path, token, body string) testenv.Response 
 		if _, err := a.db.Collection("login_attempts").DeleteMany(context.Background(), bson.D{}); err != nil {
 			t.Fatal(err)
 		}
-		before = fuzzSnapshot(t, a.db)
+		before = fuzzapi.Snapshot(t, a.db)
 	}
 	r := a.do(t, http.MethodPost, path, token, body)
 	if r.Status >= 500 {
@@ -140,7 +140,7 @@ func (a *fuzzAPI) send(t *testing.T, path, token, body string) testenv.Response 
 	if id, _ := env["request_id"].(string); msg == "" || env["detail"] != msg || code == "" || id == "" {
 		t.Fatalf("%d not in the envelope: %s", r.Status, r.Body)
 	}
-	after := fuzzSnapshot(t, a.db)
+	after := fuzzapi.Snapshot(t, a.db)
 	for name := range union(before, after) {
 		if before[name] != after[name] && !slices.Contains(refusalWrites[code], name) {
 			t.Fatalf("POST %s %q refused %d %s, but %s changed", path, body, r.Status, code, name)
@@ -150,34 +150,6 @@ func (a *fuzzAPI) send(t *testing.T, path, token, body string) testenv.Response 
 		a.last = after
 	}
 	return r
-}
-
-// fuzzSnapshot digests every document of every collection.
-func fuzzSnapshot(t testing.TB, db *mongo.Database) map[string][sha256.Size]byte {
-	ctx := context.Background()
-	names, err := db.ListCollectionNames(ctx, bson.D{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][sha256.Size]byte{}
-	for _, name := range names {
-		cur, err := db.Collection(name).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.New()
-		for cur.Next(ctx) {
-			h.Write(cur.Current)
-		}
-		if err := cur.Err(); err != nil {
-			t.Fatal(err)
-		}
-		_ = cur.Close(ctx)
-		var d [sha256.Size]byte
-		h.Sum(d[:0])
-		out[name] = d
-	}
-	return out
 }
 
 func union[V any](a, b map[string]V) map[string]bool {
@@ -234,7 +206,7 @@ func FuzzRefresh(f *testing.F) {
 	}
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, body, cookie string) {
-		before := fuzzSnapshot(t, a.db)
+		before := fuzzapi.Snapshot(t, a.db)
 		header := testenv.JSONHeader()
 		header.Set("Cookie", cookie)
 		r := testenv.Do(t, a.fn, testenv.Request{Method: http.MethodPost, Path: "/api/auth/refresh", Header: header, Body: body})
@@ -242,7 +214,7 @@ func FuzzRefresh(f *testing.F) {
 		if r.Status >= 500 || r.Status < 400 {
 			t.Fatalf("refresh %q with cookie %q: %d %s", body, cookie, r.Status, r.Body)
 		}
-		after := fuzzSnapshot(t, a.db)
+		after := fuzzapi.Snapshot(t, a.db)
 		for name := range union(before, after) {
 			if before[name] != after[name] {
 				t.Fatalf("a refused refresh changed %s", name)

@@ -47,7 +47,7 @@ func (s *Service) cancel(w http.ResponseWriter, r *http.Request) error {
 		s.audit.Record(r, orderEvent(audit.ActionOrderCancelled, c))
 	})
 	if err != nil {
-		return ledgerError(err)
+		return ledger.Answer(err)
 	}
 	if !done {
 		return notOpen(closed.Status)

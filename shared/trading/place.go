@@ -161,7 +161,7 @@ func (s *Service) place(ctx context.Context, r *http.Request, bg *sync.WaitGroup
 			return orderDoc{}, fmt.Errorf("trading: marker of order %s set but the order is nowhere: %w", o.ID, err)
 		}
 	}
-	return orderDoc{}, ledgerError(err)
+	return orderDoc{}, ledger.Answer(err)
 }
 
 // fill sets o's execution at price p now and returns its trade.

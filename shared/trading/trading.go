@@ -1,7 +1,6 @@
 package trading
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -28,7 +27,7 @@ const OrderLifetime = 30 * 24 * time.Hour
 // Envelope codes of the orders routes.
 const (
 	// CodeInsufficientFunds: the available cash or coins do not cover the order (422).
-	CodeInsufficientFunds = "INSUFFICIENT_FUNDS"
+	CodeInsufficientFunds = ledger.CodeInsufficientFunds
 	// CodeOrderNotOpen: cancelling an order that is no longer open (409).
 	CodeOrderNotOpen = "ORDER_NOT_OPEN"
 )
@@ -71,20 +70,4 @@ func notFound() error {
 
 func notOpen(s Status) error {
 	return web.NewError(http.StatusConflict, CodeOrderNotOpen, "Order is not open (it is "+string(s)+")")
-}
-
-// ledgerError maps the ledger's errors that are the request's answer rather than a failure. A
-// user with a valid session but no account (signup opens it) gets a 404 rather than a 500.
-func ledgerError(err error) error {
-	switch {
-	case errors.Is(err, ledger.ErrNoAccount):
-		e := web.NewError(http.StatusNotFound, web.CodeNotFound, "Account not found")
-		e.Cause = err
-		return e
-	case errors.Is(err, ledger.ErrInsufficientFunds):
-		e := web.NewError(http.StatusUnprocessableEntity, CodeInsufficientFunds, "Insufficient funds")
-		e.Cause = err
-		return e
-	}
-	return err
 }

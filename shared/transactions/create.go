@@ -113,7 +113,7 @@ func (s *service) move(ctx context.Context, c *idempotency.Claim, userID string,
 			return e, nil, nil
 		}
 	}
-	return ledger.Entry{}, nil, ledgerError(err)
+	return ledger.Entry{}, nil, ledger.Answer(err)
 }
 
 func message(t ledger.EntryType) string {

@@ -50,7 +50,7 @@ func (s *service) list(w http.ResponseWriter, r *http.Request) error {
 		Type: ledger.EntryType(typ), Symbol: symbol, Limit: int64(page.Limit), Offset: int64(page.Offset),
 	})
 	if err != nil {
-		return ledgerError(err)
+		return ledger.Answer(err)
 	}
 	web.WriteJSON(w, http.StatusOK, listResponse{Transactions: views(entries), Total: total, Limit: page.Limit, Offset: page.Offset})
 	return nil
@@ -135,7 +135,7 @@ func (s *service) stats(w http.ResponseWriter, r *http.Request) error {
 		return errors.Join(sumErr, tradeErr)
 	})
 	if err != nil {
-		return ledgerError(err)
+		return ledger.Answer(err)
 	}
 	deposits, withdrawals := money.USD(sums[ledger.TypeDeposit]), money.USD(sums[ledger.TypeWithdrawal])
 	net, err := deposits.Sub(withdrawals)

@@ -7,7 +7,6 @@
 package transactions
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 
@@ -23,7 +22,7 @@ import (
 const Name = "transactions"
 
 // CodeInsufficientFunds is the 422 of a withdrawal larger than the available cash.
-const CodeInsufficientFunds = "INSUFFICIENT_FUNDS"
+const CodeInsufficientFunds = ledger.CodeInsufficientFunds
 
 // codeUnauthenticated is the contract's 401 code. The guard answers it first; handlers answer it
 // only if a route were ever registered without the guard.
@@ -48,21 +47,4 @@ func callerID(r *http.Request) (string, error) {
 // purpose.
 func notFound() error {
 	return web.NewError(http.StatusNotFound, web.CodeNotFound, "Transaction not found")
-}
-
-// ledgerError maps the ledger's errors that are the request's answer rather than a failure. A
-// user with a valid session but no account (signup opens it, so this is a broken signup) gets a
-// 404 rather than a 500.
-func ledgerError(err error) error {
-	switch {
-	case errors.Is(err, ledger.ErrNoAccount):
-		e := web.NewError(http.StatusNotFound, web.CodeNotFound, "Account not found")
-		e.Cause = err
-		return e
-	case errors.Is(err, ledger.ErrInsufficientFunds):
-		e := web.NewError(http.StatusUnprocessableEntity, CodeInsufficientFunds, "Insufficient funds")
-		e.Cause = err
-		return e
-	}
-	return err
 }
